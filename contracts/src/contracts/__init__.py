@@ -1,0 +1,1 @@
+"""The published language of the integrator platform."""

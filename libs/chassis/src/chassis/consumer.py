@@ -1,0 +1,425 @@
+"""Reactions: idempotent Kafka consumers (P3) with a dead-letter topic for poison messages (P6).
+
+Each poll's batch is handled in one database transaction, each message in a savepoint: the inbox row
+`(consumer, event_id)` and the message's effects commit together, and the offsets are committed to
+Kafka only after the database commit (at-least-once; a redelivery finds its inbox row and changes
+nothing). A message that cannot be read, or that the domain refuses, goes to the dead-letter topic and
+table with its reason, and the consumer goes on. A database outage stops the batch and retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json
+import traceback
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import OffsetAndMetadata
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from pydantic import ValidationError
+
+from chassis import context, kafka
+from chassis.db import Conn
+from chassis.eventstore import Recorded
+from chassis.telemetry import context_from_kafka_headers, span_attributes
+from contracts import topics
+from contracts.envelope import Envelope
+from contracts.errors import Refusal
+from contracts.events import REGISTRY, UnknownEventType
+
+if TYPE_CHECKING:
+    from chassis.runtime import ServiceRuntime
+
+log = structlog.get_logger()
+
+#: The largest message a consumer accepts; larger is poison (P6).
+MAX_MESSAGE_BYTES = 1_000_000
+
+TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+    # A pooled connection caught mid-operation when the server died.
+    asyncpg.exceptions._base.InternalClientError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+class Poison(Exception):
+    """This message can never be handled: dead-letter it with the reason."""
+
+
+@dataclass
+class ReactionContext:
+    """What a reaction's handler gets: the transaction's connection, the clock, and the runtime."""
+
+    runtime: ServiceRuntime
+    conn: Conn
+    message: ConsumerRecord[bytes, bytes] | None = None
+    _after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @property
+    def clock(self) -> Any:
+        return self.runtime.clock
+
+    async def execute(self, *, stream_id: str, integrator_id: str, decide: Any) -> list[Recorded]:
+        """Load a stream, decide, append — in this reaction's transaction."""
+        return await self.runtime.execute_in(
+            self.conn, stream_id=stream_id, integrator_id=integrator_id, decide=decide
+        )
+
+    def after_commit(self, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `action` once the transaction has committed (e.g. send the email recorded as intended).
+
+        It runs in a copy of the current context, so its spans stay in the consumed event's trace (P7)
+        and what it appends keeps the same correlation and causation ids."""
+        captured = contextvars.copy_context()
+
+        async def in_context() -> None:
+            await asyncio.create_task(action(), context=captured)
+
+        self._after_commit.append(in_context)
+
+
+Handler = Callable[[ReactionContext, Recorded], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Reaction:
+    name: str
+    topics: list[str]
+    handles: set[str] | frozenset[str]
+    handler: Handler
+
+
+def decode(message: ConsumerRecord[bytes, bytes]) -> Recorded:
+    """Validate a Kafka message into a Recorded event, or raise Poison with the reason."""
+    if message.value is None:
+        raise Poison("empty message")
+    if len(message.value) > MAX_MESSAGE_BYTES:
+        raise Poison(f"message of {len(message.value)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    try:
+        raw = json.loads(message.value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise Poison(f"not JSON: {error}") from None
+    try:
+        envelope = Envelope.model_validate(raw)
+    except ValidationError as error:
+        raise Poison(f"not an envelope: {_short(error)}") from None
+    try:
+        event = REGISTRY.load(envelope.event_type, envelope.schema_version, envelope.payload)
+    except UnknownEventType:
+        raise Poison(f"unknown event type {envelope.event_type!r}") from None
+    except ValidationError as error:
+        raise Poison(f"invalid {envelope.event_type} payload: {_short(error)}") from None
+    except ValueError as error:
+        raise Poison(str(error)) from None
+    return Recorded(envelope=envelope, event=event)
+
+
+def _short(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in error.errors()[:5])
+
+
+class ReactionRunner:
+    def __init__(self, runtime: ServiceRuntime, reaction: Reaction) -> None:
+        self.runtime = runtime
+        self.reaction = reaction
+        self.consumer_name = f"{runtime.name}.{reaction.name}"
+        self.group_id = f"{runtime.settings.kafka_topic_prefix}{self.consumer_name}"
+        self.topics = [runtime.settings.topic(t) for t in reaction.topics]
+        self.processed = 0
+        self.dead_lettered = 0
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"reaction:{self.consumer_name}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._consumer is not None:
+            # Leaving the group promptly is polite; a join still pending at the broker must not hold
+            # a shutdown for seconds (the broker evicts us at the session timeout anyway).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._consumer.stop(), 2.0)
+
+    async def lag(self) -> dict[str, int]:
+        """Messages not yet handled, per partition (ops view)."""
+        c = self._consumer
+        if c is None:
+            return {}
+        tps = list(c.assignment())
+        if not tps:
+            return {}
+        ends = await c.end_offsets(tps)
+        result = {}
+        for tp in tps:
+            committed = await c.committed(tp) or 0
+            result[f"{tp.topic}[{tp.partition}]"] = max(0, ends[tp] - committed)
+        return result
+
+    async def _run(self) -> None:
+        backoff = 0.2
+        while not self._stopping:
+            try:
+                self._consumer = kafka.consumer(self.runtime.settings, *self.topics, group_id=self.group_id)
+                await self._consumer.start()
+                backoff = 0.2
+                await self._consume(self._consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("consumer_restarting", consumer=self.consumer_name, error=repr(error)[:300])
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                if self._consumer is not None and not self._stopping:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(self._consumer.stop(), 2.0)
+                    self._consumer = None
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        loop = asyncio.get_running_loop()
+        last_wipe_check = loop.time()
+        while not self._stopping:
+            batches = await consumer.getmany(timeout_ms=200, max_records=500)
+            if loop.time() - last_wipe_check > 2.0:
+                await self._rejoin_if_broker_was_wiped(consumer)
+                last_wipe_check = loop.time()
+            if not batches:
+                continue
+            messages = [m for msgs in batches.values() for m in msgs]
+            await self._handle_with_retry(messages)
+            offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in batches.items()}
+            try:
+                await consumer.commit(offsets)
+            except (CommitFailedError, KafkaError) as error:
+                # A rebalance or a wiped broker: the messages come again and the inbox skips them.
+                log.info("offset_commit_failed", consumer=self.consumer_name, error=repr(error)[:200])
+
+    async def _rejoin_if_broker_was_wiped(self, consumer: AIOKafkaConsumer) -> None:
+        """A memory-only broker restarted empty: our positions are past its new log end. Start again
+        from the earliest offset; the inbox makes the replay harmless (ARCHITECTURE.md, Tansu)."""
+        tps = list(consumer.assignment())
+        if not tps:
+            return
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            try:
+                position = await consumer.position(tp)
+            except Exception:
+                continue
+            if position > ends.get(tp, 0):
+                log.warning(
+                    "broker_wiped_rejoining",
+                    consumer=self.consumer_name,
+                    partition=str(tp),
+                    position=position,
+                    end=ends.get(tp),
+                )
+                consumer.seek(tp, 0)
+
+    async def _handle_with_retry(self, messages: list[ConsumerRecord[bytes, bytes]]) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self.handle_batch(messages)
+                return
+            except TRANSIENT_DB_ERRORS as error:
+                # The database is away: nothing committed; the same batch is tried again.
+                log.warning(
+                    "consumer_db_unavailable",
+                    consumer=self.consumer_name,
+                    error=repr(error)[:200],
+                    retry_in=backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def handle_batch(self, messages: list[ConsumerRecord[bytes, bytes]]) -> None:
+        after_commit: list[Callable[[], Awaitable[None]]] = []
+        poison: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
+        async with self.runtime.pool.acquire() as conn, conn.transaction():
+            for message in messages:
+                reason = await self._handle_one(conn, message, after_commit)
+                if reason is not None:
+                    poison.append((message, reason))
+            for message, reason in poison:
+                await self._record_dead_letter(conn, message, reason)
+        self.processed += len(messages)
+        for message, reason in poison:
+            await self._publish_dead_letter(message, reason)
+        for action in after_commit:
+            try:
+                await action()
+            except Exception as error:
+                log.warning("after_commit_failed", consumer=self.consumer_name, error=repr(error)[:300])
+
+    async def _handle_one(
+        self,
+        conn: Conn,
+        message: ConsumerRecord[bytes, bytes],
+        after_commit: list[Callable[[], Awaitable[None]]],
+    ) -> str | None:
+        """Handle one message in a savepoint. Returns the reason when it must be dead-lettered."""
+        headers = dict(message.headers or [])
+        event_type = headers.get("event_type", b"").decode("latin-1", "replace")
+        if event_type and event_type not in self.reaction.handles and REGISTRY.knows(event_type):
+            return None  # a well-known event this reaction does not care about
+        try:
+            rec = decode(message)
+        except Poison as error:
+            return str(error)
+        if rec.envelope.event_type not in self.reaction.handles:
+            return None
+        ctx = ReactionContext(runtime=self.runtime, conn=conn, message=message)
+        parent = context_from_kafka_headers(message.headers)
+        tracer = self.runtime.tracer
+        with tracer.start_as_current_span(
+            f"consume {rec.envelope.event_type}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={**span_attributes(rec.envelope), "messaging.consumer.group.name": self.group_id},
+        ) as span:
+            corr = context.correlation_id.set(rec.envelope.correlation_id)
+            caus = context.causation_id.set(rec.envelope.event_id)
+            try:
+                async with conn.transaction():  # savepoint
+                    fresh = await conn.fetchval(
+                        "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) "
+                        "ON CONFLICT DO NOTHING RETURNING true",
+                        self.consumer_name,
+                        rec.envelope.event_id,
+                    )
+                    if not fresh:
+                        span.set_attribute("inbox.duplicate", True)
+                        return None
+                    await self.reaction.handler(ctx, rec)
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except (Refusal, ValidationError, ValueError, LookupError) as error:
+                span.set_status(Status(StatusCode.ERROR, str(error)[:200]))
+                return f"refused by {self.consumer_name}: {type(error).__name__}: {error}"[:2000]
+            except Exception as error:  # a bug: keep it, visibly, rather than block the partition forever
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, repr(error)[:200]))
+                log.error(
+                    "reaction_failed",
+                    consumer=self.consumer_name,
+                    event_id=str(rec.envelope.event_id),
+                    error=repr(error)[:300],
+                )
+                return f"error in {self.consumer_name}: {''.join(traceback.format_exception_only(error)).strip()}"[
+                    :2000
+                ]
+            finally:
+                context.correlation_id.reset(corr)
+                context.causation_id.reset(caus)
+        after_commit.extend(ctx._after_commit)
+        return None
+
+    async def _record_dead_letter(
+        self, conn: Conn, message: ConsumerRecord[bytes, bytes], reason: str
+    ) -> None:
+        self.dead_lettered += 1
+        log.warning(
+            "dead_lettered",
+            consumer=self.consumer_name,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            reason=reason[:300],
+        )
+        await conn.execute(
+            "INSERT INTO dead_letters (consumer, topic, kafka_partition, kafka_offset, message_key, message_value, "
+            "headers, reason) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) ON CONFLICT DO NOTHING",
+            self.consumer_name,
+            message.topic,
+            message.partition,
+            message.offset,
+            message.key,
+            message.value,
+            json.dumps({k: v.decode("latin-1") for k, v in (message.headers or [])}),
+            reason,
+        )
+
+    async def _publish_dead_letter(self, message: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        headers = [(k, v) for k, v in (message.headers or []) if k not in ("dlq_reason",)]
+        headers += [
+            ("dlq_reason", reason.encode()),
+            ("dlq_consumer", self.consumer_name.encode()),
+            ("dlq_topic", message.topic.encode()),
+            ("dlq_partition", str(message.partition).encode()),
+            ("dlq_offset", str(message.offset).encode()),
+        ]
+        value = message.value
+        if value is not None and len(value) > MAX_MESSAGE_BYTES // 2:
+            # Too big for the topic: the dead-letter table keeps it whole; the topic gets its head.
+            value = value[: 64 * 1024]
+            headers.append(("dlq_truncated", b"true"))
+        try:
+            producer = await self.runtime.started_dead_letter_producer()
+            # Bounded: an unreachable broker must not stop the consumer; the table row is kept anyway.
+            await asyncio.wait_for(
+                producer.send_and_wait(
+                    self.runtime.settings.topic(topics.DEAD_LETTERS),
+                    value=value,
+                    key=message.key,
+                    headers=headers,
+                ),
+                10,
+            )
+        except Exception as error:
+            log.warning("dead_letter_publish_failed", error=repr(error)[:200])
+
+    async def replay(self, dead_letter_id: int) -> str | None:
+        """Run a dead letter through the handler again (after a fix). Returns the new reason if it fails."""
+        async with self.runtime.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM dead_letters WHERE id = $1 AND consumer = $2",
+                dead_letter_id,
+                self.consumer_name,
+            )
+        if row is None:
+            raise LookupError(f"no dead letter {dead_letter_id} for {self.consumer_name}")
+        headers = [(k, v.encode("latin-1")) for k, v in json.loads(row["headers"]).items()]
+        message = ConsumerRecord(
+            topic=row["topic"],
+            partition=row["kafka_partition"],
+            offset=row["kafka_offset"],
+            timestamp=0,
+            timestamp_type=0,
+            key=row["message_key"],
+            value=row["message_value"],
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=0,
+            headers=headers,
+        )
+        after: list[Callable[[], Awaitable[None]]] = []
+        async with self.runtime.pool.acquire() as conn, conn.transaction():
+            reason = await self._handle_one(conn, message, after)
+            if reason is None:
+                await conn.execute(
+                    "UPDATE dead_letters SET replayed_at = now() WHERE id = $1", dead_letter_id
+                )
+        for action in after:
+            await action()
+        return reason

@@ -1,0 +1,74 @@
+"""The tables every service has: its event store, the relay checkpoint, the inbox, dead letters."""
+
+from __future__ import annotations
+
+CHASSIS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- The writing transaction: the relay reads only below the oldest transaction still in flight,
+    -- so an event whose transaction commits late is never skipped (P2).
+    tx_id          xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    event_id       uuid NOT NULL UNIQUE,
+    stream_id      text NOT NULL,
+    stream_version integer NOT NULL CHECK (stream_version >= 1),
+    event_type     text NOT NULL,
+    schema_version integer NOT NULL,
+    integrator_id  text NOT NULL,
+    occurred_at    timestamptz NOT NULL,
+    recorded_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    correlation_id uuid NOT NULL,
+    causation_id   uuid,
+    payload        jsonb NOT NULL,
+    trace_context  jsonb NOT NULL DEFAULT '{}'::jsonb,
+    UNIQUE (stream_id, stream_version)
+);
+CREATE INDEX IF NOT EXISTS events_by_tx ON events (tx_id, position);
+CREATE INDEX IF NOT EXISTS events_by_integrator ON events (integrator_id, position);
+
+-- Append-only (P1): a correction is a new event, never an UPDATE or a DELETE.
+CREATE OR REPLACE FUNCTION events_are_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the event store is append-only (% refused)', TG_OP;
+END $$;
+CREATE OR REPLACE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+    FOR EACH ROW EXECUTE FUNCTION events_are_append_only();
+CREATE OR REPLACE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION events_are_append_only();
+
+CREATE TABLE IF NOT EXISTS relay_checkpoint (
+    name       text PRIMARY KEY,
+    tx_id      xid8 NOT NULL,
+    position   bigint NOT NULL,
+    -- How many messages this relay has put on the topic: if the broker reports fewer, it lost its data.
+    published  bigint NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS inbox (
+    consumer     text NOT NULL,
+    event_id     uuid NOT NULL,
+    processed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);
+
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    consumer     text NOT NULL,
+    topic        text NOT NULL,
+    kafka_partition integer NOT NULL,
+    kafka_offset bigint NOT NULL,
+    message_key  bytea,
+    message_value bytea,
+    headers      jsonb NOT NULL DEFAULT '{}'::jsonb,
+    reason       text NOT NULL,
+    recorded_at  timestamptz NOT NULL DEFAULT now(),
+    replayed_at  timestamptz,
+    UNIQUE (consumer, topic, kafka_partition, kafka_offset)
+);
+
+CREATE TABLE IF NOT EXISTS projection_state (
+    name        text PRIMARY KEY,
+    rebuilt_at  timestamptz,
+    events      bigint NOT NULL DEFAULT 0
+);
+"""

@@ -1,0 +1,1 @@
+"""The ism-provisioning service."""

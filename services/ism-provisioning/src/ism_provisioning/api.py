@@ -1,0 +1,233 @@
+"""HTTP commands and queries of the ISM: status, configuration versions, exports, delivery, password."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+from uuid import uuid4
+
+from chassis.auth import Principal, authorize_integrator, require
+from chassis.http import RuntimeDep
+from chassis.links import verify_link_token
+from contracts.errors import CommandRefused, NotFound, OutOfOrder
+from contracts.events.ism_provisioning import SET_PASSWORD_LINK_PURPOSE
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from ism_provisioning import domain
+from ism_provisioning.tables import SECTIONS, configuration_as_json, section_as_csv
+
+router = APIRouter(tags=["ism"])
+
+Reader = Annotated[Principal, Depends(require("ops", "integrator"))]
+Ops = Annotated[Principal, Depends(require("ops"))]
+Section = Literal["offers", "metropolitan_tariffs", "international_tariffs", "terminals"]
+
+
+class DeliverIsm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: The version ops reviewed: if the tables changed since, the delivery is refused (409).
+    expected_configuration_version: int | None = Field(default=None, ge=1)
+
+
+class SetPassword(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=10, max_length=500)
+    password: SecretStr = Field(min_length=12, max_length=128)
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+@router.get("/integrators/{integrator_id}/ism")
+async def ism_status(integrator_id: str, runtime: RuntimeDep, who: Reader) -> dict[str, Any]:
+    """Tables received, the errors to fix (per table, row, column), configuration, delivery."""
+    authorize_integrator(who, integrator_id)
+    row = await runtime.projections.get("ism_status", integrator_id)
+    if row is None:
+        raise NotFound("no ISM table received for this integrator yet")
+    return dict(row)
+
+
+@router.get("/integrators/{integrator_id}/ism/configuration/versions")
+async def configuration_versions(
+    integrator_id: str, runtime: RuntimeDep, who: Reader
+) -> list[dict[str, Any]]:
+    """Every configuration version, oldest first, with the table versions it was built from."""
+    authorize_integrator(who, integrator_id)
+    versions: list[dict[str, Any]] = await runtime.projections.list(
+        "ism_configuration_versions", integrator_id=integrator_id
+    )
+    return versions
+
+
+async def _configuration(runtime: Any, integrator_id: str, version: int | None) -> tuple[int, Any]:
+    state = domain.fold(r.event for r in await runtime.read_stream(domain.stream_id(integrator_id)))
+    chosen = state.configuration_version if version is None else version
+    configuration = state.configuration(chosen)
+    if configuration is None:
+        raise NotFound(
+            "the ISM is not configured yet" if version is None else f"no configuration version {version}",
+            field="version" if version is not None else None,
+        )
+    return chosen, configuration
+
+
+@router.get("/integrators/{integrator_id}/ism/configuration")
+async def export_configuration_json(
+    integrator_id: str, runtime: RuntimeDep, who: Reader, version: Annotated[int | None, Query(ge=1)] = None
+) -> Response:
+    """The configuration (default: current) as JSON; prices are exact decimal strings."""
+    authorize_integrator(who, integrator_id)
+    chosen, configuration = await _configuration(runtime, integrator_id, version)
+    body = configuration_as_json(configuration, integrator_id=integrator_id, configuration_version=chosen)
+    return Response(body, media_type="application/json")
+
+
+@router.get("/integrators/{integrator_id}/ism/configuration/{section}.csv", response_class=PlainTextResponse)
+async def export_configuration_csv(
+    integrator_id: str,
+    section: Section,
+    runtime: RuntimeDep,
+    who: Reader,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """One section of the configuration as CSV, with the dossier table's columns."""
+    authorize_integrator(who, integrator_id)
+    chosen, configuration = await _configuration(runtime, integrator_id, version)
+    return Response(
+        section_as_csv(configuration, section),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="ism-{integrator_id}-v{chosen}-{section}.csv"',
+        },
+    )
+
+
+assert set(SECTIONS) == set(Section.__args__)  # type: ignore[attr-defined]
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+@router.post("/integrators/{integrator_id}/ism/delivery", status_code=201)
+async def deliver_ism(
+    integrator_id: str, runtime: RuntimeDep, who: Ops, body: DeliverIsm | None = None
+) -> dict[str, Any]:
+    """Ops deliver the configured ISM ("Livraison ISM"). The integrator gets a set-password link by
+    email (the notifier signs it from the event's token id): no password, no token in the answer."""
+    settings = runtime.settings
+    expected = body.expected_configuration_version if body else None
+
+    def decide(history: list[Any]) -> list[Any]:
+        state = domain.fold(r.event for r in history)
+        if expected is not None and expected != state.configuration_version:
+            raise OutOfOrder(
+                f"the configuration is at version {state.configuration_version}, not {expected}",
+                field="expected_configuration_version",
+            )
+        return domain.deliver_ism(
+            state,
+            integrator_id=integrator_id,
+            platform_base_url=settings.ism_platform_base_url,
+            delivered_by=who.subject,
+            set_password_token_id=uuid4(),
+            link_valid_for=timedelta(hours=settings.ism_set_password_link_ttl_hours),
+            now=runtime.clock.now(),
+        )
+
+    recorded = await runtime.execute(
+        stream_id=domain.stream_id(integrator_id), integrator_id=integrator_id, decide=decide
+    )
+    delivered = recorded[0].event
+    return {
+        "events": [r.envelope.event_type for r in recorded],
+        "platform_url": delivered.platform_url,
+        "account_id": delivered.account_id,
+        "configuration_version": delivered.configuration_version,
+        "set_password_expires_at": delivered.set_password_expires_at.isoformat(),
+    }
+
+
+def hash_password(password: str) -> str:
+    """scrypt with a random salt: the password is kept nowhere else, never in an event or a log."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
+
+
+async def _account_of_link(runtime: Any, token: str) -> tuple[Any, dict[str, Any]]:
+    """Check the link's signature and expiry, then find the delivery it was issued for."""
+    secret = runtime.settings.link_signing_secret.get_secret_value()
+    token_id, _ = verify_link_token(secret, SET_PASSWORD_LINK_PURPOSE, token, now=runtime.clock.now())
+    rows = await runtime.projections.list(
+        "ism_status", where="data->'delivery'->>'set_password_token_id' = $1", args=[str(token_id)], limit=2
+    )
+    if len(rows) != 1:
+        raise CommandRefused("this link is not valid", field="token", code="invalid_token")
+    return token_id, rows[0]
+
+
+@router.get("/ism/set-password")
+async def check_set_password_link(
+    token: Annotated[str, Query(min_length=10, max_length=500)], runtime: RuntimeDep
+) -> dict[str, Any]:
+    """What the page behind the mailed link shows before asking for the password (does not use it)."""
+    _, row = await _account_of_link(runtime, token)
+    if row["password_set"]:
+        raise OutOfOrder("this set-password link was already used", field="token")
+    delivery = row["delivery"]
+    return {
+        "account_id": delivery["account_id"],
+        "platform_url": delivery["platform_url"],
+        "expires_at": delivery["set_password_expires_at"],
+    }
+
+
+@router.post("/ism/set-password")
+async def set_password(body: SetPassword, runtime: RuntimeDep) -> dict[str, Any]:
+    """The set-password link, used once before it expires. The signed token is the credential."""
+    token_id, row = await _account_of_link(runtime, body.token)
+    delivery = row["delivery"]
+    integrator_id = row["integrator_id"]
+    # scrypt is deliberately slow: off the event loop
+    password_hash = await asyncio.to_thread(hash_password, body.password.get_secret_value())
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await runtime.execute_in(
+            conn,
+            stream_id=domain.stream_id(integrator_id),
+            integrator_id=integrator_id,
+            decide=lambda history: domain.set_password(
+                domain.fold(r.event for r in history), token_id=token_id, now=runtime.clock.now()
+            ),
+        )
+        # Same transaction as IsmPasswordSet: the link is used if and only if the password is kept.
+        await conn.execute(
+            "INSERT INTO ism_account_passwords (integrator_id, account_id, password_hash, set_at) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (integrator_id) DO UPDATE SET "
+            "password_hash = EXCLUDED.password_hash, set_at = EXCLUDED.set_at",
+            integrator_id,
+            delivery["account_id"],
+            password_hash,
+            runtime.clock.now(),
+        )
+    return {
+        "account_id": delivery["account_id"],
+        "platform_url": delivery["platform_url"],
+    }
+
+
+MIGRATIONS = [
+    # Not a projection: a secret that must never enter the log, so it cannot be rebuilt from it.
+    "CREATE TABLE IF NOT EXISTS ism_account_passwords ("
+    " integrator_id text PRIMARY KEY, account_id text NOT NULL,"
+    " password_hash text NOT NULL, set_at timestamptz NOT NULL)",
+]
+
+__all__ = ["MIGRATIONS", "router"]

@@ -1,0 +1,147 @@
+"""Queries on the emails (per integrator, per event, failed ones for ops), the rendered email, resend."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from fastapi import Path as PathParam
+
+from chassis.auth import Principal, authorize_integrator, require
+from chassis.http import RuntimeDep
+from contracts.errors import NotFound
+from notifier.delivery import deliver
+from notifier.domain import emails
+from notifier.mailer import compose
+
+router = APIRouter(tags=["notifier"])
+
+Ops = Annotated[Principal, Depends(require("ops"))]
+OpsOrIntegrator = Annotated[Principal, Depends(require("ops", "integrator"))]
+IntegratorId = Annotated[str, PathParam(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Status = Annotated[str | None, Query(pattern="^(intended|sent|failed)$")]
+
+
+def _listing(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"emails": rows, "count": len(rows)}
+
+
+@router.get("/emails")
+async def list_emails(runtime: RuntimeDep, who: Ops, status: Status = None) -> dict[str, Any]:
+    """Every email, or those with one status: `?status=failed` is the list ops watch and resend from."""
+    if status is None:
+        return _listing(await runtime.projections.list("notifier_emails", order_by="position"))
+    rows = await runtime.projections.list(
+        "notifier_emails", where="data->>'status' = $1", args=[status], order_by="position"
+    )
+    return _listing(rows)
+
+
+@router.get("/integrators/{integrator_id}/emails")
+async def emails_of_integrator(
+    integrator_id: IntegratorId, runtime: RuntimeDep, who: OpsOrIntegrator, status: Status = None
+) -> dict[str, Any]:
+    """The emails sent (or being sent) about one integrator: status, attempts, last error."""
+    authorize_integrator(who, integrator_id)
+    if status is None:
+        rows = await runtime.projections.list(
+            "notifier_emails", integrator_id=integrator_id, order_by="position"
+        )
+    else:
+        rows = await runtime.projections.list(
+            "notifier_emails",
+            integrator_id=integrator_id,
+            where="data->>'status' = $1",
+            args=[status],
+            order_by="position",
+        )
+    return _listing(rows)
+
+
+@router.get("/events/{event_id}/emails")
+async def emails_of_event(event_id: UUID, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
+    """The emails one event (of any service) caused."""
+    rows = await runtime.projections.list(
+        "notifier_emails", where="data->>'source_event_id' = $1", args=[str(event_id)], order_by="position"
+    )
+    return _listing(rows)
+
+
+@router.get("/integrators/{integrator_id}/contacts")
+async def contacts_of_integrator(
+    integrator_id: IntegratorId, runtime: RuntimeDep, who: Ops
+) -> dict[str, Any]:
+    """Who the notifier mails for an integrator, and in which language (learnt from IntegratorRegistered)."""
+    row = await runtime.projections.get("notifier_contacts", integrator_id)
+    if row is None:
+        raise NotFound("no contacts known for this integrator", field="integrator_id")
+    return row
+
+
+async def _email(runtime: Any, email_id: UUID) -> tuple[emails.Email, list[Any]]:
+    history = await runtime.read_stream(emails.email_stream(str(email_id)))
+    email = emails.fold(r.event for r in history)
+    if email.intended is None:
+        raise NotFound("no such email", field="email_id")
+    return email, history
+
+
+@router.get("/emails/{email_id}")
+async def show_email(email_id: UUID, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
+    """One email's status and its history (every attempt with its error)."""
+    await _email(runtime, email_id)
+    row = await runtime.projections.get("notifier_emails", str(email_id))
+    history = [
+        {
+            "event_type": r.envelope.event_type,
+            "occurred_at": r.envelope.occurred_at.isoformat(),
+            **{k: v for k, v in r.envelope.payload.items() if k != "context"},
+        }
+        for r in await runtime.read_stream(emails.email_stream(str(email_id)))
+    ]
+    return {**(row or {}), "history": history}
+
+
+@router.get("/emails/{email_id}/rendered")
+async def rendered_email(email_id: UUID, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
+    """The email as it was sent, composed again from its EmailIntended (personal links hidden)."""
+    email, history = await _email(runtime, email_id)
+    assert email.intended is not None
+    message = compose(
+        email.intended, intended_at=history[0].envelope.occurred_at, settings=runtime.settings, for_ops=True
+    )
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    return {
+        "headers": {k: str(v).strip() for k, v in message.items()},
+        "subject": str(message["Subject"]),
+        "text": text.get_content() if text is not None else None,
+        "html": html.get_content() if html is not None else None,
+        "attachments": [
+            {
+                "filename": part.get_filename(),
+                "content_type": part.get_content_type(),
+                "content": part.get_content(),
+            }
+            for part in message.iter_attachments()
+        ],
+    }
+
+
+@router.post("/emails/{email_id}/resend", status_code=202)
+async def resend_email(email_id: UUID, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
+    """Try a failed email again (a new round of attempts, the same Message-ID). 409 unless failed."""
+    _, history = await _email(runtime, email_id)
+    await runtime.execute(
+        stream_id=emails.email_stream(str(email_id)),
+        integrator_id=history[0].envelope.integrator_id,
+        decide=lambda h: emails.request_resend(emails.fold(r.event for r in h), who.subject),
+    )
+    # Attempt now rather than at the next schedule run; keep a reference so the task is not collected.
+    task = asyncio.create_task(deliver(runtime, str(email_id)))
+    pending: set[asyncio.Task[None]] = runtime.extras.setdefault("resends", set())
+    pending.add(task)
+    task.add_done_callback(pending.discard)
+    return {"email_id": str(email_id), "status": "intended"}

@@ -1,0 +1,39 @@
+"""Wiring of the notifier: settings, runtime, command line. The only module that knows all.
+
+The notifier turns the other services' events into emails (DOMAIN.md §3): the mapping is declared
+data (`domain.mapping`), each email is recorded as intended in the transaction that consumes its
+event, sent after commit, recorded as sent, retried with backoff, and given up on visibly (P5).
+"""
+
+from __future__ import annotations
+
+from chassis.cli import service_cli
+from chassis.clock import Clock
+from chassis.runtime import Schedule, ServiceRuntime
+from notifier import api
+from notifier.delivery import deliver_due_emails
+from notifier.projections import PROJECTIONS
+from notifier.reactions import REACTIONS
+from notifier.settings import Settings
+
+__all__ = ["Settings", "build_runtime", "cli"]
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRuntime:
+    return ServiceRuntime(
+        name="notifier",
+        settings=settings,
+        clock=clock,
+        routers=[api.router],
+        projections=PROJECTIONS,
+        reactions=REACTIONS,
+        schedules=[
+            Schedule(
+                name="emails-due", every_seconds=settings.email_retry_check_seconds, run=deliver_due_emails
+            )
+        ],
+        description=__doc__ or "",
+    )
+
+
+cli = service_cli(build_runtime, Settings)

@@ -1,0 +1,85 @@
+"""Sending an intended email, after the transaction that intended it has committed (P5).
+
+One sender at a time per email (a PostgreSQL advisory lock held while talking to the SMTP server):
+the reaction's after-commit send and the retry schedule never send the same email concurrently.
+Inside the lock the email's stream is read again, so an email already sent is not sent again.
+A crash after the SMTP server accepted the message but before EmailSent is recorded sends it once
+more — with the same Message-ID, so it is recognisably the same email (the sink keeps one file).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from chassis.runtime import ServiceRuntime
+from notifier.domain import emails
+from notifier.mailer import compose, send
+
+log = structlog.get_logger()
+
+#: Emails one schedule run looks at; the next run takes the rest.
+BATCH = 100
+
+
+async def deliver(runtime: ServiceRuntime, email_id: str) -> None:
+    """Attempt one email if it is due; record EmailSent, or EmailAttemptFailed (and EmailFailed)."""
+    settings: Any = runtime.settings
+    stream_id = emails.email_stream(email_id)
+    lock_key = f"notifier-email:{email_id}"
+    async with runtime.pool.acquire() as lock:
+        if not await lock.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", lock_key):
+            return  # another sender has it
+        try:
+            history = await runtime.read_stream(stream_id)
+            email = emails.fold(r.event for r in history)
+            if email.intended is None or not emails.due(email, runtime.clock.now()):
+                return
+            integrator_id = history[0].envelope.integrator_id
+            with runtime.tracer.start_as_current_span(
+                "send email",
+                attributes={"email.id": email_id, "email.template": email.intended.template},
+            ) as span:
+                try:
+                    message = compose(
+                        email.intended, intended_at=history[0].envelope.occurred_at, settings=settings
+                    )
+                    await send(message, email.intended.recipients, settings)
+                except Exception as error:  # SMTP refusal, connection, rendering: all recorded, retried
+                    reason = f"{type(error).__name__}: {error}"
+                    span.set_attribute("email.error", reason[:200])
+                    log.warning("email_attempt_failed", email_id=email_id, error=reason[:300])
+                    await runtime.execute(
+                        stream_id=stream_id,
+                        integrator_id=integrator_id,
+                        decide=lambda h: emails.record_failed_attempt(
+                            emails.fold(r.event for r in h),
+                            reason,
+                            now=runtime.clock.now(),
+                            max_attempts=settings.smtp_max_attempts,
+                            backoff_seconds=settings.smtp_backoff_seconds,
+                        ),
+                    )
+                    return
+                await runtime.execute(
+                    stream_id=stream_id,
+                    integrator_id=integrator_id,
+                    decide=lambda h: emails.record_sent(emails.fold(r.event for r in h)),
+                )
+                log.info("email_sent", email_id=email_id)
+        finally:
+            await lock.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", lock_key)
+
+
+async def deliver_due_emails(runtime: ServiceRuntime) -> None:
+    """The schedule: emails intended but never sent (a crash, a restart) and retries now due."""
+    due = await runtime.projections.list(
+        "notifier_emails",
+        where="data->>'status' = 'intended' AND (data->>'retry_at' IS NULL OR (data->>'retry_at')::timestamptz <= $1)",
+        args=[runtime.clock.now()],
+        order_by="position",
+        limit=BATCH,
+    )
+    for row in due:
+        await deliver(runtime, row["email_id"])

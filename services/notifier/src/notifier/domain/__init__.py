@@ -1,0 +1,1 @@
+"""The notifier's pure domain: the event → email mapping, recipients, an email's life, the invitation."""

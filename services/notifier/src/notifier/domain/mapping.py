@@ -1,0 +1,79 @@
+"""Which event sends which email to whom: declared data, read by the reaction and by the tests.
+
+Each event type maps to a tuple of rules (template, audience). The template name is unique across
+the mapping, so an intended email finds its rule again (its link, its invitation) by name alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Audience(StrEnum):
+    #: Every contact of the integrator (from IntegratorRegistered), each in their own email.
+    CONTACTS = "contacts"
+    #: The person who asked the ticket (from TicketOpened).
+    REQUESTER = "requester"
+    #: The vendor's ops mailbox (settings `OPS_EMAIL`), in French.
+    OPS = "ops"
+
+
+class Link(StrEnum):
+    """A signed, expiring link the email carries (chassis.links), derived when rendering."""
+
+    SET_PASSWORD = "set_password"  # noqa: S105 (a link kind, not a secret)
+    # ISMDelivered.set_password_token_id / set_password_expires_at
+    SURVEY = "survey"  # TicketClosed.survey_token_id / survey_expires_at
+
+
+@dataclass(frozen=True)
+class EmailRule:
+    template: str
+    audience: Audience
+    link: Link | None = None
+    #: Attach an iCalendar invitation (the validation call).
+    invitation: bool = False
+
+
+C, R, OPS = Audience.CONTACTS, Audience.REQUESTER, Audience.OPS
+
+MAPPING: dict[str, tuple[EmailRule, ...]] = {
+    # onboarding (seed 000)
+    "IntegratorRegistered": (EmailRule("welcome", C),),
+    "DossierItemRejected": (EmailRule("dossier_item_rejected", C),),
+    "ConfigurationSheetSent": (EmailRule("configuration_sheet_sent", C),),
+    "ProfileReceived": (EmailRule("profile_received", C),),
+    "ElectricalProfileCreated": (EmailRule("electrical_profile_created", C),),
+    "IntegratorWentLive": (EmailRule("integrator_live", C),),
+    # sim-logistics
+    "TestSimsShipped": (EmailRule("test_sims_shipped", C),),
+    "ValidationCallBooked": (EmailRule("validation_call_booked", C, invitation=True),),
+    "SimsValidated": (EmailRule("sims_validated", C),),
+    "SimsRejected": (EmailRule("sims_rejected", C),),
+    "ProductionOrdered": (EmailRule("production_ordered", C),),
+    "SimsDelivered": (EmailRule("sims_delivered", C),),
+    "DeliveryNoteSent": (EmailRule("delivery_note_sent", C),),
+    "StepWentOverdue": (EmailRule("step_overdue", C), EmailRule("step_overdue_ops", OPS)),
+    # ism-provisioning
+    "ISMDelivered": (EmailRule("ism_delivered", C, link=Link.SET_PASSWORD),),
+    # support (seed 004): the requester hears of every stage of their ticket
+    "TicketOpened": (EmailRule("ticket_opened", R),),
+    "TicketTaken": (EmailRule("ticket_taken", R),),
+    "TrackerDeclarationMade": (EmailRule("tracker_declaration_made", R),),
+    "TicketStillWaitingOnTracker": (EmailRule("ticket_waiting_on_tracker", R),),
+    "TicketResolved": (EmailRule("ticket_resolved", R),),
+    "TicketClosed": (EmailRule("ticket_closed", R, link=Link.SURVEY),),
+    # Support records one warning per approved integrator when a release is withdrawn, on that
+    # integrator's stream: mailing its contacts reaches exactly the approved integrators.
+    "IntegratorWarnedOfWithdrawal": (EmailRule("release_withdrawn", C),),
+}
+
+RULES_BY_TEMPLATE: dict[str, EmailRule] = {
+    rule.template: rule for rules in MAPPING.values() for rule in rules
+}
+
+if len(RULES_BY_TEMPLATE) != sum(len(rules) for rules in MAPPING.values()):
+    raise ValueError("a template name appears twice in the mapping")
+
+HANDLED: frozenset[str] = frozenset(MAPPING)

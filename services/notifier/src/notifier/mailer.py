@@ -1,0 +1,142 @@
+"""An intended email to a MIME message, and the message to the SMTP server.
+
+Everything the message holds comes from the EmailIntended (template, language, context) and the
+settings: the same intent composes the same message, with the same Message-ID and Date, whenever
+it is (re)sent — and ops read it composed the same way, with personal links hidden.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+from uuid import UUID
+
+import aiosmtplib
+
+from chassis.links import sign_link_token
+from contracts.events.ism_provisioning import SET_PASSWORD_LINK_PURPOSE
+from contracts.events.notifier import EmailIntended
+from notifier.domain.invitation import validation_call_invitation
+from notifier.domain.mapping import RULES_BY_TEMPLATE, Link
+from notifier.rendering import render
+from notifier.vocabulary import LABELS
+
+#: The purpose support signs survey links with (support's `SURVEY`).
+SURVEY_LINK_PURPOSE = "survey"
+
+
+class HeaderInjection(ValueError):
+    """A header value with a line break: refused, never folded into a second header."""
+
+
+def one_line(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise HeaderInjection("a line break in a header value")
+    return value
+
+
+def link_for(link: Link, event: dict[str, Any], settings: Any) -> str:
+    """The signed link, derived from the token id and expiry the event carries (chassis.links)."""
+    secret = settings.link_signing_secret.get_secret_value()
+    base = settings.public_base_url.rstrip("/")
+    if link is Link.SET_PASSWORD:
+        token = sign_link_token(
+            secret,
+            SET_PASSWORD_LINK_PURPOSE,
+            UUID(event["set_password_token_id"]),
+            datetime.fromisoformat(event["set_password_expires_at"]),
+        )
+        return f"{base}/ism/set-password?token={token}"
+    token = sign_link_token(
+        secret,
+        SURVEY_LINK_PURPOSE,
+        UUID(event["survey_token_id"]),
+        datetime.fromisoformat(event["survey_expires_at"]),
+    )
+    # The ingress routes /support to the support service (services/support/README.md).
+    return f"{base}/support/surveys/{token}"
+
+
+def _address(value: str) -> Address:
+    name, addr = parseaddr(one_line(value))
+    if "@" not in addr:
+        raise ValueError(f"not an email address: {value!r}")
+    username, domain = addr.rsplit("@", 1)
+    return Address(display_name=name, username=username, domain=domain)
+
+
+def compose(
+    intended: EmailIntended, *, intended_at: datetime, settings: Any, for_ops: bool = False
+) -> EmailMessage:
+    """The MIME message of an intended email. `for_ops`: personal links are hidden."""
+    rule = RULES_BY_TEMPLATE[intended.template]
+    locale = intended.locale.value
+    link = None
+    if rule.link is not None:
+        link = (
+            LABELS[locale]["hidden_link"]
+            if for_ops
+            else link_for(rule.link, intended.context["event"], settings)
+        )
+    rendered = render(intended.template, locale, intended.context, link=link)
+
+    message = EmailMessage(policy=policy.SMTP)
+    message["Message-ID"] = one_line(intended.message_id)
+    message["Date"] = format_datetime(intended_at)
+    message["From"] = _address(settings.mail_from)
+    message["Reply-To"] = _address(settings.mail_reply_to)
+    message["To"] = [_address(r) for r in intended.recipients]
+    message["Subject"] = one_line(rendered.subject)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
+    message["X-Notifier-Template"] = one_line(intended.template)
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    if rule.invitation:
+        event = intended.context["event"]
+        organizer = _address(settings.mail_from)
+        ics = validation_call_invitation(
+            integrator_id=intended.context["integrator_id"],
+            booked_at=intended_at,
+            starts_at=datetime.fromisoformat(event["starts_at"]),
+            duration_minutes=event["duration_minutes"],
+            summary=LABELS[locale]["invitation"],
+            description=rendered.text,
+            phone=event["phone"],
+            organizer_name=organizer.display_name or organizer.addr_spec,
+            organizer_email=organizer.addr_spec,
+            attendee_email=intended.recipients[0],
+        )
+        message.add_attachment(
+            ics.encode(),
+            maintype="text",
+            subtype="calendar",
+            filename="invitation.ics",
+            params={"method": "REQUEST"},
+        )
+    # Boundaries from the Message-ID, not random: a resend is byte for byte the same message.
+    seed = hashlib.sha256(intended.message_id.encode()).hexdigest()[:24]
+    for index, part in enumerate(message.walk()):
+        if part.is_multipart():
+            part.set_boundary(f"=_{seed}_{index}")
+    return message
+
+
+async def send(message: EmailMessage, recipients: list[str], settings: Any) -> None:
+    """Hand the message to the SMTP server; raises on any refusal or connection problem."""
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    await aiosmtplib.send(
+        message,
+        sender=_address(settings.mail_from).addr_spec,
+        recipients=recipients,
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=password,
+        start_tls=settings.smtp_starttls,
+        timeout=settings.smtp_timeout_seconds,
+    )

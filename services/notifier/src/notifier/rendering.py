@@ -1,0 +1,139 @@
+"""Templates to text: Jinja2, one file per (language, template) with a `subject` and a `body` block.
+
+The same body is compiled twice: once for the plain-text part, once with autoescaping for the HTML
+part (paragraphs, clickable links, a layout), so the two parts cannot say different things and no
+value reaches the HTML unescaped. Every printed value must be present and non-empty (StrictUndefined
+and a `finalize` hook): an email never goes out saying "None" or with a blank where a fact should be;
+it fails to render instead, and the failure is recorded and shown to ops.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_context
+from markupsafe import Markup, escape
+
+from notifier.vocabulary import LABELS
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+LOCALES = ("fr", "en")
+#: The business runs on French time (support hours, appointments).
+PARIS = ZoneInfo("Europe/Paris")
+
+
+class EmptyPlaceholder(ValueError):
+    """A template printed a missing, None or empty value."""
+
+
+def _finalize(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise EmptyPlaceholder(f"a placeholder rendered as {value!r}")
+    return value
+
+
+def _instant(value: str | datetime) -> datetime:
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if at.tzinfo is None:
+        raise ValueError("naive datetime in an email context")
+    return at.astimezone(PARIS)
+
+
+@pass_context
+def _when(ctx: Any, value: str | datetime) -> str:
+    """An instant in the reader's language, in Paris time: 'lundi 12 janvier 2026 à 10:00 (heure de Paris)'."""
+    labels = LABELS[ctx["locale"]]
+    at = _instant(value)
+    return labels["when"].format(
+        weekday=labels["weekdays"][at.weekday()],
+        day=at.day,
+        month=labels["months"][at.month - 1],
+        year=at.year,
+        time=at.strftime("%H:%M"),
+    )
+
+
+@pass_context
+def _day(ctx: Any, value: str | datetime) -> str:
+    labels = LABELS[ctx["locale"]]
+    at = _instant(value)
+    return f"{at.day} {labels['months'][at.month - 1]} {at.year}"
+
+
+@pass_context
+def _money(ctx: Any, value: str | float | Decimal) -> str:
+    amount = f"{Decimal(str(value)):.2f}"
+    return f"{amount.replace('.', ',')} €" if ctx["locale"] == "fr" else f"€{amount}"
+
+
+def _environment(autoescape: bool) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        # The text part is plain text by design; the HTML part is compiled with autoescaping.
+        autoescape=autoescape,  # noqa: S701
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters.update(when=_when, day=_day, money=_money)
+    return env
+
+
+TEXT = _environment(autoescape=False)
+HTML = _environment(autoescape=True)
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def _block(template: Template, name: str, variables: dict[str, Any]) -> str:
+    if name not in template.blocks:
+        raise LookupError(f"template {template.name} has no {name} block")
+    return "".join(template.blocks[name](template.new_context(variables)))
+
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def _html_paragraphs(escaped_body: str) -> Markup:
+    """Blank-line separated paragraphs of already-escaped text into <p>, URLs into links."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", escaped_body) if p.strip()]
+    html = []
+    for paragraph in paragraphs:
+        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', paragraph)
+        html.append("<p>" + "<br>\n".join(line.strip() for line in linked.splitlines()) + "</p>")
+    return Markup("\n".join(html))  # noqa: S704 (built only from escaped template output)
+
+
+def render(template: str, locale: str, context: dict[str, Any], *, link: str | None = None) -> RenderedEmail:
+    """Render one email. `link` is the signed set-password or survey URL when the template has one."""
+    if locale not in LOCALES:
+        raise LookupError(f"no templates in {locale!r}")
+    variables: dict[str, Any] = {**context, "locale": locale, "labels": LABELS[locale]}
+    if link is not None:
+        variables["link"] = link
+    name = f"{locale}/{template}.j2"
+    # A subject is one line: whatever a value contains, no line break reaches the header.
+    subject = " ".join(_block(TEXT.get_template(name), "subject", variables).split())
+    if not subject:
+        raise EmptyPlaceholder(f"{name}: empty subject")
+    body_text = _block(TEXT.get_template(name), "body", variables).strip()
+    body_html = _block(HTML.get_template(name), "body", variables)
+    signature = LABELS[locale]["signature"]
+    text = f"{body_text}\n\n-- \n{signature}\n"
+    html = HTML.get_template("layout.html.j2").render(
+        lang=locale, subject=subject, body=_html_paragraphs(body_html), signature=escape(signature)
+    )
+    return RenderedEmail(subject=subject, text=text, html=html)

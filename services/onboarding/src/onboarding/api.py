@@ -1,0 +1,334 @@
+"""HTTP commands and queries of onboarding: registration, the dossier, step 1, status, resources.
+
+Ops act for the vendor; an integrator user acts on its own integrator only (another's answers 404).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from uuid_utils import uuid7
+
+from chassis.auth import Principal, authorize_integrator, require
+from chassis.files import FileStore
+from chassis.http import RuntimeDep, problem
+from contracts.errors import NotFound
+from contracts.events.common import Contact, DossierItem, Locale, OnboardingStep
+from onboarding import checks, domain
+
+router = APIRouter(tags=["onboarding"])
+
+Ops = Annotated[Principal, Depends(require("ops"))]
+OpsOrIntegrator = Annotated[Principal, Depends(require("ops", "integrator"))]
+Anyone = Annotated[Principal, Depends(require("ops", "technician", "integrator"))]
+
+
+async def _state(runtime: Any, integrator_id: str) -> domain.Integrator:
+    return domain.fold(r.event for r in await runtime.read_stream(domain.stream_id(integrator_id)))
+
+
+def _types(recorded: list[Any]) -> list[str]:
+    return [r.envelope.event_type for r in recorded]
+
+
+# --- registration --------------------------------------------------------------------------------------
+
+
+class RegisterIntegrator(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    legal_name: str = Field(min_length=1, max_length=200)
+    address: str = Field(min_length=1, max_length=500)
+    siret: str = Field(min_length=14, max_length=20, examples=["732 829 320 00074"])
+    vat_number: str = Field(min_length=13, max_length=20, examples=["FR44732829320"])
+    contacts: list[Contact] = Field(min_length=1, max_length=20)
+    locale: Locale = Locale.FR
+    customer_service_phone: str = Field(min_length=4, max_length=40)
+    customer_service_cost_per_minute: Decimal = Field(ge=0, max_digits=8, decimal_places=4)
+    customer_service_email: str = Field(min_length=3, max_length=254)
+
+
+@router.post("/integrators", status_code=201)
+async def register_integrator(body: RegisterIntegrator, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
+    """Register a new integrator (ops). A SIRET already registered is refused (422, code duplicate_siret)."""
+    integrator_id = str(uuid7())
+    registration = domain.Registration(**body.model_dump())
+    siret = body.siret.replace(" ", "")
+    # The domain sees one stream, not the others: the SIRET lookup is a projection read in the
+    # same transaction, under a lock on that SIRET, so two concurrent registrations of one SIRET
+    # are serialised and the second sees the first. The lookup table rebuilds from the log.
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"siret:{siret}")
+        holder = await conn.fetchval("SELECT integrator_id FROM integrator_sirets WHERE key = $1", siret)
+        recorded = await runtime.execute_in(
+            conn,
+            stream_id=domain.stream_id(integrator_id),
+            integrator_id=integrator_id,
+            decide=lambda history: domain.register(
+                domain.fold(r.event for r in history),
+                registration,
+                registered_by=who.subject,
+                siret_holder=holder,
+            ),
+        )
+    return {"integrator_id": integrator_id, "events": _types(recorded)}
+
+
+# --- step 1 -------------------------------------------------------------------------------------------------
+
+
+@router.post("/integrators/{integrator_id}/configuration-sheet", status_code=201)
+async def send_configuration_sheet(integrator_id: str, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
+    """Step 1 begins: ops sent the electrical profile configuration sheet to the integrator."""
+    recorded = await runtime.execute(
+        stream_id=domain.stream_id(integrator_id),
+        integrator_id=integrator_id,
+        decide=lambda history: domain.send_configuration_sheet(
+            domain.fold(r.event for r in history), sent_by=who.subject
+        ),
+    )
+    return {"events": _types(recorded)}
+
+
+class CreateElectricalProfile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile_reference: str = Field(min_length=1, max_length=100)
+
+
+@router.post("/integrators/{integrator_id}/electrical-profile", status_code=201)
+async def create_electrical_profile(
+    integrator_id: str, body: CreateElectricalProfile, runtime: RuntimeDep, who: Ops
+) -> dict[str, Any]:
+    """Ops created the integrator's electrical profile from the sheet received: step 2 opens."""
+    recorded = await runtime.execute(
+        stream_id=domain.stream_id(integrator_id),
+        integrator_id=integrator_id,
+        decide=lambda history: domain.create_electrical_profile(
+            domain.fold(r.event for r in history),
+            profile_reference=body.profile_reference,
+            created_by=who.subject,
+        ),
+    )
+    return {"events": _types(recorded)}
+
+
+# --- the dossier ------------------------------------------------------------------------------------------
+
+
+async def _read_upload(upload: UploadFile, limit: int) -> bytes | None:
+    """The upload's bytes, or None when it is over the limit (read no further than limit + 1)."""
+    content = await upload.read(limit + 1)
+    return None if len(content) > limit else content
+
+
+@router.post("/integrators/{integrator_id}/dossier/{item}", status_code=201)
+async def submit_dossier_item(
+    integrator_id: str,
+    item: DossierItem,
+    runtime: RuntimeDep,
+    who: OpsOrIntegrator,
+    file: Annotated[
+        UploadFile | None, File(description="the item's file (not for invoice_sender_email)")
+    ] = None,
+    footer_text: Annotated[str | None, Form(max_length=2000)] = None,
+    sent_on: Annotated[str | None, Form(max_length=10, description="ARCEP: date sent, YYYY-MM-DD")] = None,
+    receipt_received_on: Annotated[str | None, Form(max_length=10)] = None,
+    email: Annotated[str | None, Form(max_length=254)] = None,
+) -> Any:
+    """Submit (or submit again) a dossier item, multipart. The file is checked on arrival; a bad
+    file is refused with every problem found (row, column, reason) and nothing is recorded."""
+    authorize_integrator(who, integrator_id)
+    if not (await _state(runtime, integrator_id)).registered:
+        raise NotFound("no such integrator")
+    limit = runtime.settings.max_upload_bytes
+    stored = None
+    table = None
+    if file is not None:
+        content = await _read_upload(file, limit)
+        if content is None:
+            return problem(413, "Payload too large", f"the file is over the limit of {limit} bytes")
+        filename = file.filename or "file"
+        try:
+            checked = await asyncio.to_thread(checks.check_dossier_file, item, content, filename)
+        except checks.FileRefused as refused:
+            return problem(
+                422,
+                "Refused",
+                f"{item.value}: {refused}",
+                code="file_refused",
+                errors=[{"field": "file", **p.as_dict()} for p in refused.problems],
+            )
+        store = FileStore(runtime.settings.data_dir / "files")
+        # Stored before the event: a file without an event is harmless (content-addressed), an
+        # event without its file would be a lost file.
+        stored = await asyncio.to_thread(store.put, content, filename, checked.media_type)
+        table = checked.table
+    given = {
+        "footer_text": footer_text,
+        "sent_on": sent_on,
+        "receipt_received_on": receipt_received_on,
+        "email": email,
+    }
+    submission = domain.Submission(
+        item=item,
+        submitted_by=who.subject,
+        file=stored,
+        details={k: v for k, v in given.items() if v is not None},
+        table=table,
+    )
+    today = runtime.clock.now().date()
+    recorded = await runtime.execute(
+        stream_id=domain.stream_id(integrator_id),
+        integrator_id=integrator_id,
+        decide=lambda history: domain.submit_item(
+            domain.fold(r.event for r in history), submission, today=today
+        ),
+    )
+    return JSONResponse(
+        {
+            "events": _types(recorded),
+            "file": stored.model_dump(mode="json") if stored else None,
+            "rows": len(table.rows) if table else None,
+        },
+        status_code=201,
+    )
+
+
+@router.post("/integrators/{integrator_id}/dossier/{item}/acceptance", status_code=201)
+async def accept_dossier_item(
+    integrator_id: str, item: DossierItem, runtime: RuntimeDep, who: Ops
+) -> dict[str, Any]:
+    """Ops accept a submitted item (may complete the go-live conditions)."""
+    recorded = await runtime.execute(
+        stream_id=domain.stream_id(integrator_id),
+        integrator_id=integrator_id,
+        decide=lambda history: domain.accept_item(
+            domain.fold(r.event for r in history), item, accepted_by=who.subject
+        ),
+    )
+    return {"events": _types(recorded)}
+
+
+class RejectItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/integrators/{integrator_id}/dossier/{item}/rejection", status_code=201)
+async def reject_dossier_item(
+    integrator_id: str, item: DossierItem, body: RejectItem, runtime: RuntimeDep, who: Ops
+) -> dict[str, Any]:
+    """Ops reject a submitted item, saying why; the integrator can submit it again."""
+    recorded = await runtime.execute(
+        stream_id=domain.stream_id(integrator_id),
+        integrator_id=integrator_id,
+        decide=lambda history: domain.reject_item(
+            domain.fold(r.event for r in history), item, reason=body.reason, rejected_by=who.subject
+        ),
+    )
+    return {"events": _types(recorded)}
+
+
+@router.get("/integrators/{integrator_id}/dossier/{item}/file")
+async def download_dossier_file(
+    integrator_id: str, item: DossierItem, runtime: RuntimeDep, who: OpsOrIntegrator
+) -> Response:
+    """The file last submitted for this item."""
+    authorize_integrator(who, integrator_id)
+    state = await _state(runtime, integrator_id)
+    if not state.registered:
+        raise NotFound("no such integrator")
+    ref = state.item(item).file
+    if ref is None:
+        raise NotFound(f"no file submitted for {item.value}", field="item")
+    content = await asyncio.to_thread(FileStore(runtime.settings.data_dir / "files").read, ref.sha256)
+    return Response(
+        content,
+        media_type=ref.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{ref.filename}"'},
+    )
+
+
+# --- queries --------------------------------------------------------------------------------------------
+
+
+@router.get("/integrators/{integrator_id}")
+async def onboarding_status(integrator_id: str, runtime: RuntimeDep, who: OpsOrIntegrator) -> dict[str, Any]:
+    """Dossier checklist, current step, what is missing for go-live, due dates, overdue, history."""
+    authorize_integrator(who, integrator_id)
+    row = await runtime.projections.get("onboarding_status", integrator_id)
+    if row is None:
+        raise NotFound("no such integrator")
+    return dict(row)
+
+
+@router.get("/integrators")
+async def list_integrators(
+    runtime: RuntimeDep,
+    who: Ops,
+    step: OnboardingStep | None = None,
+    overdue: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
+    """Integrators with their step, filterable by step and by overdue (ops)."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if step is not None:
+        args.append(step.value)
+        clauses.append(f"data->>'step' = ${len(args)}")
+    if overdue is not None:
+        args.append(overdue)
+        clauses.append(f"(data->>'overdue')::boolean = ${len(args)}")
+    rows = await runtime.projections.list(
+        "onboarding_status", where=" AND ".join(clauses) or None, args=args, limit=limit
+    )
+    keep = (
+        "integrator_id",
+        "legal_name",
+        "siret",
+        "step",
+        "overdue",
+        "due_at",
+        "live",
+        "missing_for_go_live",
+    )
+    return [{k: row.get(k) for k in keep} for row in rows]
+
+
+# --- vendor resources -------------------------------------------------------------------------------------
+
+#: Documents the vendor gives integrators (seed 000 "Dossier Marketing" and "Dossier Benchmark").
+RESOURCES: dict[str, tuple[str, str]] = {
+    "cgv-example": ("cgv-example.md", "Example general terms of sale (CGV) — a template to adapt"),
+    "contract-template": ("contract-template.md", "Subscriber contract template — a template to adapt"),
+    "competitive-benchmark": ("competitive-benchmark.md", "Competitive benchmark — how to read and fill it"),
+}
+
+
+@router.get("/resources")
+async def list_resources(who: Anyone) -> list[dict[str, str]]:
+    """The vendor's documents for integrators, to download."""
+    return [
+        {"name": name, "title": title, "href": f"/resources/{name}"} for name, (_, title) in RESOURCES.items()
+    ]
+
+
+@router.get("/resources/{name}")
+async def download_resource(name: str, who: Anyone) -> Response:
+    if name not in RESOURCES:
+        raise NotFound(f"no resource {name}", field="name")
+    filename = RESOURCES[name][0]
+    content = resources.files("onboarding").joinpath("resources", filename).read_bytes()
+    return Response(
+        content,
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

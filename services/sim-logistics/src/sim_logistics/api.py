@@ -1,0 +1,296 @@
+"""HTTP commands and queries of sim-logistics: test SIMs, the validation call, the production order,
+production and delivery; the SIM timeline per integrator, and what is overdue for ops.
+
+Ops ship, record the call's outcome, start production, deliver and send the delivery note. The
+integrator's own users (and ops on their behalf) confirm receptions, book the call and place the
+production order; another integrator's data answers 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from chassis.auth import Principal, authorize_integrator, require
+from chassis.eventstore import Recorded
+from chassis.http import RuntimeDep
+from contracts.errors import NotFound
+from contracts.events import DomainEvent
+from sim_logistics import domain
+from sim_logistics.projections import instant, parse_instant
+
+router = APIRouter(tags=["sim-logistics"])
+
+Ops = Annotated[Principal, Depends(require("ops"))]
+OpsOrIntegrator = Annotated[Principal, Depends(require("ops", "integrator"))]
+
+Text = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ShipTestSims(Command):
+    #: Exactly two (the domain says so by name); a few more are accepted here only to be refused clearly.
+    iccids: list[Annotated[str, Field(max_length=40)]] = Field(
+        min_length=1, max_length=10, examples=[["89330123456700000018", "89330123456700000026"]]
+    )
+    carrier: Text
+    tracking_number: Text
+
+
+class BookValidationCall(Command):
+    starts_at: AwareDatetime = Field(examples=["2026-01-07T10:00:00+01:00"])
+    duration_minutes: int = Field(default=30, ge=5, le=240)
+    phone: str = Field(min_length=4, max_length=40, examples=["+33 1 70 61 81 81"])
+
+
+class RejectSims(Command):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class OrderProduction(Command):
+    quantity: int = Field(ge=1, le=10_000_000)
+    delivery_address: str = Field(min_length=1, max_length=500)
+    #: The sha256 of the SIM artwork accepted in the onboarding dossier.
+    artwork_reference: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class DeliverSims(Command):
+    quantity: int = Field(ge=1, le=10_000_000)
+    iccid_first: str = Field(min_length=1, max_length=40)
+    iccid_last: str = Field(min_length=1, max_length=40)
+    delivery_note_number: Text
+
+
+class SendDeliveryNote(Command):
+    delivery_note_number: Text
+    #: Which tariff grid (offers and mobiles) went with the note: a document reference or version.
+    tariff_grid_reference: Text
+
+
+Decision = Callable[[domain.SimProcess, datetime], Sequence[DomainEvent]]
+
+
+async def _run(runtime: Any, integrator_id: str, decision: Decision) -> dict[str, Any]:
+    """Fold the integrator's SIM stream, decide at the clock's now, append (409 on a concurrent write)."""
+
+    def decide(history: list[Recorded]) -> Sequence[DomainEvent]:
+        return decision(domain.fold(r.event for r in history), runtime.clock.now())
+
+    recorded = await runtime.execute(
+        stream_id=domain.stream_id(integrator_id), integrator_id=integrator_id, decide=decide
+    )
+    return {"events": [r.envelope.event_type for r in recorded]}
+
+
+# --- step 2: test SIMs ----------------------------------------------------------------------------
+
+
+@router.post("/integrators/{integrator_id}/test-sims/shipments", status_code=201)
+async def ship_test_sims(
+    integrator_id: str, body: ShipTestSims, runtime: RuntimeDep, who: Ops
+) -> dict[str, Any]:
+    """Ops ship the two test SIMs built on the integrator's electrical profile (again after a rejection)."""
+    return await _run(
+        runtime,
+        integrator_id,
+        lambda state, now: domain.ship_test_sims(
+            state,
+            iccids=body.iccids,
+            carrier=body.carrier,
+            tracking_number=body.tracking_number,
+            shipped_by=who.subject,
+        ),
+    )
+
+
+@router.post("/integrators/{integrator_id}/test-sims/reception", status_code=201)
+async def confirm_test_sims_reception(
+    integrator_id: str, runtime: RuntimeDep, who: OpsOrIntegrator
+) -> dict[str, Any]:
+    """The integrator confirms it received the test SIMs."""
+    authorize_integrator(who, integrator_id)
+    return await _run(
+        runtime,
+        integrator_id,
+        lambda state, now: domain.confirm_test_sims_reception(state, confirmed_by=who.subject),
+    )
+
+
+@router.post("/integrators/{integrator_id}/test-sims/validation-call", status_code=201)
+async def book_validation_call(
+    integrator_id: str, body: BookValidationCall, runtime: RuntimeDep, who: OpsOrIntegrator
+) -> dict[str, Any]:
+    """Book (or reschedule) the phone appointment to test and validate the SIMs, in support hours."""
+    authorize_integrator(who, integrator_id)
+    return await _run(
+        runtime,
+        integrator_id,
+        lambda state, now: domain.book_validation_call(
+            state,
+            starts_at=body.starts_at,
+            duration_minutes=body.duration_minutes,
+            phone=body.phone,
+            booked_by=who.subject,
+            now=now,
+        ),
+    )
+
+
+@router.post("/integrators/{integrator_id}/test-sims/validation", status_code=201)
+async def validate_sims(integrator_id: str, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
+    """After the call, ops record that the test SIMs work."""
+    return await _run(
+        runtime,
+        integrator_id,
+        lambda state, now: domain.validate_sims(state, validated_by=who.subject, now=now),
+    )
+
+
+@router.post("/integrators/{integrator_id}/test-sims/rejection", status_code=201)
+async def reject_sims(integrator_id: str, body: RejectSims, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
+    """After the call, ops record that the test SIMs failed, and why: new ones can be shipped."""
+    return await _run(
+        runtime,
+        integrator_id,
+        lambda state, now: domain.reject_sims(state, reason=body.reason, rejected_by=who.subject, now=now),
+    )
+
+
+@router.post("/integrators/{integrator_id}/production-order", status_code=201)
+async def order_production(
+    integrator_id: str, body: OrderProduction, runtime: RuntimeDep, who: OpsOrIntegrator
+) -> dict[str, Any]:
+    """The SIM purchase order with the accepted graphic customisation: step 3 starts, due in 4 weeks."""
+    authorize_integrator(who, integrator_id)
+    return await _run(
+        runtime,
+        integrator_id,
+        lambda state, now: domain.order_production(
+            state,
+            quantity=body.quantity,
+            delivery_address=body.delivery_address,
+            artwork_reference=body.artwork_reference,
+            ordered_by=who.subject,
+            now=now,
+        ),
+    )
+
+
+# --- step 3: production and delivery --------------------------------------------------------------
+
+
+@router.post("/integrators/{integrator_id}/production/start", status_code=201)
+async def start_production(integrator_id: str, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
+    return await _run(
+        runtime, integrator_id, lambda state, now: domain.start_production(state, started_by=who.subject)
+    )
+
+
+@router.post("/integrators/{integrator_id}/production/delivery", status_code=201)
+async def deliver_sims(
+    integrator_id: str, body: DeliverSims, runtime: RuntimeDep, who: Ops
+) -> dict[str, Any]:
+    """The ordered SIMs delivered: quantity, the range of consecutive ICCIDs, the delivery note number."""
+    return await _run(
+        runtime,
+        integrator_id,
+        lambda state, now: domain.deliver_sims(
+            state,
+            quantity=body.quantity,
+            iccid_first=body.iccid_first,
+            iccid_last=body.iccid_last,
+            delivery_note_number=body.delivery_note_number,
+            delivered_by=who.subject,
+            now=now,
+        ),
+    )
+
+
+@router.post("/integrators/{integrator_id}/production/delivery-note", status_code=201)
+async def send_delivery_note(
+    integrator_id: str, body: SendDeliveryNote, runtime: RuntimeDep, who: Ops
+) -> dict[str, Any]:
+    """The delivery note goes to the integrator with the tariff grid of offers and mobiles."""
+    return await _run(
+        runtime,
+        integrator_id,
+        lambda state, now: domain.send_delivery_note(
+            state,
+            delivery_note_number=body.delivery_note_number,
+            tariff_grid_reference=body.tariff_grid_reference,
+            sent_by=who.subject,
+        ),
+    )
+
+
+@router.post("/integrators/{integrator_id}/production/reception", status_code=201)
+async def confirm_sims_reception(
+    integrator_id: str, runtime: RuntimeDep, who: OpsOrIntegrator
+) -> dict[str, Any]:
+    """The integrator confirms it received the SIMs."""
+    authorize_integrator(who, integrator_id)
+    return await _run(
+        runtime,
+        integrator_id,
+        lambda state, now: domain.confirm_sims_reception(state, confirmed_by=who.subject),
+    )
+
+
+# --- queries --------------------------------------------------------------------------------------
+
+
+def _seconds_late(due_at: str | None, now: datetime) -> int:
+    if due_at is None:
+        return 0
+    return max(0, int((now - datetime.fromisoformat(due_at)).total_seconds()))
+
+
+@router.get("/integrators/{integrator_id}/sims")
+async def sim_timeline(integrator_id: str, runtime: RuntimeDep, who: OpsOrIntegrator) -> dict[str, Any]:
+    """The SIM timeline: every event in order, each step's due date, and how late it is or was
+    (`late_by_seconds`: recorded at completion, or counted up to now while the step runs)."""
+    authorize_integrator(who, integrator_id)
+    row = await runtime.projections.get("sims_timeline", integrator_id)
+    if row is None:
+        raise NotFound("no SIM process for this integrator yet: its electrical profile is not created")
+    now = runtime.clock.now()
+    for name, step in row["steps"].items():
+        running = name == row["current_step"]
+        step["running"] = running
+        if running:
+            step["late_by_seconds"] = _seconds_late(step["due_at"], now)
+    return {**row, "as_of": now.isoformat()}
+
+
+@router.get("/sims/overdue")
+async def overdue_now(runtime: RuntimeDep, who: Ops) -> list[dict[str, Any]]:
+    """For ops: every running step past its deadline now, the most overdue first (`overdue_raised`
+    tells whether the overdue event, and so the emails, already went out)."""
+    now = runtime.clock.now()
+    rows = await runtime.projections.list(
+        "sims_deadlines",
+        where="data->>'due_at' <= $1",
+        args=[instant(now)],
+        order_by="data->>'due_at'",
+        limit=10_000,
+    )
+    overdue = []
+    for row in rows:
+        due_at = parse_instant(row["due_at"])
+        overdue.append(
+            {
+                "integrator_id": row["integrator_id"],
+                "step": row["step"],
+                "due_at": due_at.isoformat(),
+                "late_by_seconds": int((now - due_at).total_seconds()),
+                "overdue_raised": row["overdue"],
+            }
+        )
+    return overdue

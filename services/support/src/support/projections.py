@@ -1,0 +1,321 @@
+"""Read models of support, folded from its own events only (so each rebuilds from its own log).
+
+- `support_tickets`: one row per ticket — the whole file as the seed wants it kept for ever:
+  description, qualification, technician, exchanges (internal notes flagged), tracker, resolution
+  procedure, closings and their surveys, history. The API hides internal notes from integrators.
+- `support_surveys`: survey token id -> ticket, to answer a survey link that names only the token.
+- `support_approvals`: one row per integrator — employees, approval, maintenance contract.
+- `support_releases`: one row (key "vendor") — every release in publication order, so "current
+  certified" is decided in one place (`domain.releases.current_certified`).
+- `support_installations`: one row per installation report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chassis.projections import Projection
+from contracts.envelope import Envelope
+from contracts.events import DomainEvent
+from contracts.events.support import (
+    VENDOR_WIDE,
+    CharterSigned,
+    EmployeeDeclared,
+    InstallationReported,
+    IntegratorApprovalRevoked,
+    IntegratorApproved,
+    IntegratorWarnedOfWithdrawal,
+    MaintenanceContractRecorded,
+    ReleasePublished,
+    ReleaseWithdrawn,
+    SatisfactionRated,
+    TicketClosed,
+    TicketMessagePosted,
+    TicketOpened,
+    TicketQualified,
+    TicketReopened,
+    TicketResolved,
+    TicketStillWaitingOnTracker,
+    TicketTaken,
+    TrackerDeclarationMade,
+    TrackerDeclarationSettled,
+    TrainingRecorded,
+)
+from support.domain import approval, releases
+from support.domain.tickets import Status
+
+Row = dict[str, Any]
+
+TICKET_EVENTS = {
+    "TicketOpened",
+    "TicketQualified",
+    "TicketTaken",
+    "TicketMessagePosted",
+    "TrackerDeclarationMade",
+    "TicketStillWaitingOnTracker",
+    "TrackerDeclarationSettled",
+    "TicketResolved",
+    "TicketClosed",
+    "TicketReopened",
+    "SatisfactionRated",
+}
+APPROVAL_EVENTS = {
+    "EmployeeDeclared",
+    "TrainingRecorded",
+    "CharterSigned",
+    "IntegratorApproved",
+    "IntegratorApprovalRevoked",
+    "MaintenanceContractRecorded",
+    "IntegratorWarnedOfWithdrawal",
+}
+
+
+def apply_ticket(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row | None:
+    at = envelope.occurred_at.isoformat()
+    if isinstance(event, TicketOpened):
+        row = {
+            "ticket_id": str(event.ticket_id),
+            "integrator_id": envelope.integrator_id,
+            "channel": event.channel.value,
+            "requester": event.requester.model_dump(mode="json"),
+            "subject": event.subject,
+            "description": event.description,
+            "opened_by": event.opened_by,
+            "opened_at": at,
+            "status": Status.NEW.value,
+            "category": None,
+            "severity": None,
+            "technician": None,
+            "first_taken_at": None,
+            "tracker_reference": None,
+            "tracker_outcome": None,
+            "resolution_procedure": None,
+            "resolved_by": None,
+            "resolved_at": None,
+            "closed_at": None,
+            "messages": [],
+            "surveys": [],
+            "history": [],
+        }
+    if row is None:
+        return None
+    row = {**row, "history": [*row["history"], {"event": envelope.event_type, "at": at}]}
+    match event:
+        case TicketQualified():
+            row |= {"category": event.category.value, "severity": event.severity.value}
+        case TicketTaken():
+            row |= {"technician": event.technician, "first_taken_at": row["first_taken_at"] or at}
+            if row["status"] == Status.NEW.value:
+                row["status"] = Status.IN_PROGRESS.value
+        case TicketMessagePosted():
+            message = {"author": event.author, "body": event.body, "internal": event.internal, "at": at}
+            row["messages"] = [*row["messages"], message]
+        case TrackerDeclarationMade():
+            row |= {
+                "status": Status.WAITING_ON_TRACKER.value,
+                "tracker_reference": event.tracker_reference,
+                "tracker_outcome": None,
+            }
+        case TicketStillWaitingOnTracker():
+            row["last_tracker_reminder_at"] = at
+        case TrackerDeclarationSettled():
+            row |= {"status": Status.IN_PROGRESS.value, "tracker_outcome": event.outcome}
+        case TicketResolved():
+            row |= {
+                "status": Status.RESOLVED.value,
+                "resolution_procedure": event.resolution_procedure,
+                "resolved_by": event.resolved_by,
+                "resolved_at": at,
+            }
+        case TicketClosed():
+            survey = {
+                "token_id": str(event.survey_token_id),
+                "sent_at": at,
+                "expires_at": event.survey_expires_at.isoformat(),
+                "rating": None,
+                "comment": None,
+                "rated_at": None,
+            }
+            row |= {"status": Status.CLOSED.value, "closed_at": at, "surveys": [*row["surveys"], survey]}
+        case TicketReopened():
+            row |= {
+                "status": (Status.IN_PROGRESS if row["technician"] else Status.NEW).value,
+                "closed_at": None,
+                "reopen_reason": event.reason,
+            }
+        case SatisfactionRated():
+            token = str(event.survey_token_id)
+            row["surveys"] = [
+                {**s, "rating": event.rating, "comment": event.comment, "rated_at": at}
+                if s["token_id"] == token
+                else s
+                for s in row["surveys"]
+            ]
+    return row
+
+
+def apply_survey(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row | None:
+    if isinstance(event, TicketClosed):
+        return {
+            "token_id": str(event.survey_token_id),
+            "ticket_id": str(event.ticket_id),
+            "integrator_id": envelope.integrator_id,
+            "expires_at": event.survey_expires_at.isoformat(),
+            "answered": False,
+        }
+    if row is not None and isinstance(event, SatisfactionRated):
+        return {**row, "answered": True, "rating": event.rating}
+    return row
+
+
+def _survey_key(envelope: Envelope, event: DomainEvent) -> str | None:
+    if isinstance(event, TicketClosed | SatisfactionRated):
+        return str(event.survey_token_id)
+    return None
+
+
+def apply_approval(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row | None:
+    at = envelope.occurred_at.isoformat()
+    row = row or {
+        "integrator_id": envelope.integrator_id,
+        "employees": {},
+        "approved": False,
+        "approved_at": None,
+        "revoked_at": None,
+        "revocation_reason": None,
+        "with_maintenance_contract": None,
+        "withdrawal_warnings": [],
+    }
+    employees = row["employees"]
+    match event:
+        case EmployeeDeclared():
+            current = employees.get(event.employee_name, {"trainings": [], "charter": None})
+            employees = {
+                **employees,
+                event.employee_name: {**current, "represents": event.represents_integrator},
+            }
+        case TrainingRecorded():
+            current = employees[event.employee_name]
+            training = {"session_date": event.session_date.isoformat(), "trainer": event.trainer}
+            employees = {
+                **employees,
+                event.employee_name: {**current, "trainings": [*current["trainings"], training]},
+            }
+        case CharterSigned():
+            charter = {"signed_on": event.signed_on.isoformat(), "version": event.charter_version}
+            employees = {
+                **employees,
+                event.employee_name: {**employees[event.employee_name], "charter": charter},
+            }
+        case IntegratorApproved():
+            row = {**row, "approved": True, "approved_at": at, "revoked_at": None, "revocation_reason": None}
+        case IntegratorApprovalRevoked():
+            row = {**row, "approved": False, "revoked_at": at, "revocation_reason": event.reason}
+        case MaintenanceContractRecorded():
+            row = {**row, "with_maintenance_contract": event.with_contract}
+        case IntegratorWarnedOfWithdrawal():
+            warning = {"version": event.version, "warning_message": event.warning_message, "at": at}
+            row = {**row, "withdrawal_warnings": [*row["withdrawal_warnings"], warning]}
+    row = {**row, "employees": employees}
+    # What the domain decides, restated from the facts here: who still has to train or sign.
+    state = approval.Approval(
+        employees={
+            name: approval.Employee(
+                represents_integrator=e["represents"],
+                trained=bool(e["trainings"]),
+                charter_version=(e["charter"] or {}).get("version"),
+            )
+            for name, e in employees.items()
+        },
+        with_maintenance_contract=row["with_maintenance_contract"],
+    )
+    return {
+        **row,
+        "conditions_unmet": approval.conditions_unmet(state),
+        "mandatory_updates": approval.update_terms(state).value,
+    }
+
+
+def apply_release(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row | None:
+    row = row or {"releases": []}
+    at = envelope.occurred_at.isoformat()
+    entries = list(row["releases"])
+    match event:
+        case ReleasePublished():
+            entries.append(
+                {
+                    "version": event.version,
+                    "release_notes": event.release_notes,
+                    "certified": event.certified,
+                    "published_at": at,
+                    "withdrawn": False,
+                    "withdrawn_at": None,
+                    "withdrawal_reason": None,
+                    "warning_message": None,
+                }
+            )
+        case ReleaseWithdrawn():
+            entries = [
+                {
+                    **e,
+                    "withdrawn": True,
+                    "withdrawn_at": at,
+                    "withdrawal_reason": event.reason,
+                    "warning_message": event.warning_message,
+                }
+                if e["version"] == event.version
+                else e
+                for e in entries
+            ]
+    catalogue = [releases.Release(e["version"], True, e["certified"], e["withdrawn"]) for e in entries]
+    return {"releases": entries, "current_certified": releases.current_certified(catalogue)}
+
+
+def apply_installation(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row | None:
+    assert isinstance(event, InstallationReported)
+    return {
+        "report_id": str(event.report_id),
+        "integrator_id": envelope.integrator_id,
+        "end_user_site": event.end_user_site,
+        "version": event.version,
+        "hardware_compatible": event.hardware_compatible,
+        "nf525_checklist": event.nf525_checklist,
+        "reported_by": event.reported_by,
+        "reported_at": envelope.occurred_at.isoformat(),
+    }
+
+
+ticket_files = Projection(
+    name="support_tickets",
+    handles=TICKET_EVENTS,
+    key=lambda env, ev: str(getattr(ev, "ticket_id", "")) or None,
+    apply=apply_ticket,
+    indexes=["((data->>'status'))", "((data->>'opened_at'))"],
+)
+surveys = Projection(
+    name="support_surveys",
+    handles={"TicketClosed", "SatisfactionRated"},
+    key=_survey_key,
+    apply=apply_survey,
+)
+approvals = Projection(
+    name="support_approvals",
+    handles=APPROVAL_EVENTS,
+    key=lambda env, ev: env.integrator_id,
+    apply=apply_approval,
+    indexes=["(((data->>'approved')::boolean))"],
+)
+release_catalogue = Projection(
+    name="support_releases",
+    handles={"ReleasePublished", "ReleaseWithdrawn"},
+    key=lambda env, ev: VENDOR_WIDE,
+    apply=apply_release,
+)
+installation_reports = Projection(
+    name="support_installations",
+    handles={"InstallationReported"},
+    key=lambda env, ev: str(ev.report_id) if isinstance(ev, InstallationReported) else None,
+    apply=apply_installation,
+)
+
+PROJECTIONS = [ticket_files, surveys, approvals, release_catalogue, installation_reports]

@@ -1,0 +1,610 @@
+"""deploy/k8s, validated offline: what `kubectl apply -k` would send, checked before any cluster sees it.
+
+For each overlay (dev, prod), rendered by `kubectl kustomize`:
+- the core kinds pass `kubernetes-validate --strict` (schemas shipped in the PyPI package);
+- the custom resources (Strimzi, CloudNativePG) match the CRD schemas kept in deploy/k8s/crd-schemas,
+  strictly: an unknown field fails, as the API server's strict field validation would;
+- every workload has probes, resources, a restricted security context; no Secret is inlined;
+- every env var a service gets is a setting its `Settings` class reads (with a value it accepts), and
+  every setting it needs is set;
+- the topics are those of `contracts.topics`, their replication fits the brokers, the autoscalers stay
+  within the partitions, each service has its own database and role, the connections fit PostgreSQL.
+
+tests/fixtures/k8s/broken is the dev overlay with deliberate mistakes (a misspelt field, a missing
+probe, a misspelt CRD field, an unknown env var, an inlined secret): the same checks must catch each.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from contracts import topics
+
+ROOT = Path(__file__).resolve().parents[1]
+K8S = ROOT / "deploy" / "k8s"
+CRD_SCHEMAS = K8S / "crd-schemas"
+BROKEN = ROOT / "tests" / "fixtures" / "k8s" / "broken"
+OVERLAYS = ("dev", "prod")
+#: The oldest Kubernetes the manifests are meant for (docs/DEPLOY.md).
+KUBERNETES_VERSION = "1.30.0"
+
+#: service (Deployment name, console script, topic producer) -> Python package
+SERVICES = {
+    "onboarding": "onboarding",
+    "sim-logistics": "sim_logistics",
+    "ism-provisioning": "ism_provisioning",
+    "support": "support",
+    "notifier": "notifier",
+}
+#: Needed in any real deployment whatever their defaults say (the defaults are the embedded dev stack's).
+REQUIRED_EVERYWHERE = {
+    "DATABASE_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "AUTH_SECRET",
+    "LINK_SIGNING_SECRET",
+    "HTTP_HOST",
+    "HTTP_PORT",
+    "PUBLIC_BASE_URL",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "KAFKA_IDEMPOTENCE",
+    "KAFKA_CREATE_TOPICS",
+}
+REQUIRED_BY_SERVICE = {
+    "notifier": {"SMTP_HOST", "SMTP_PORT", "SMTP_PASSWORD", "MAIL_FROM", "MAIL_REPLY_TO", "OPS_EMAIL"},
+    "ism-provisioning": {"ISM_PLATFORM_BASE_URL"},
+}
+#: A default containing one of these is a dev default: a deployment must set the setting.
+DEV_DEFAULT_MARKERS = ("127.0.0.1", "localhost", "dev-only", ".example", ".invalid")
+HTTP_PORT = 8080
+
+
+# --- rendering ---------------------------------------------------------------------------------------
+
+
+@functools.cache
+def render(path: Path) -> tuple[dict[str, Any], ...]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl (with its built-in kustomize) is needed to render deploy/k8s")
+    result = subprocess.run(
+        [kubectl, "kustomize", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, f"kubectl kustomize {path} failed:\n{result.stderr}"
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def overlay(name: str) -> tuple[dict[str, Any], ...]:
+    return render(K8S / "overlays" / name)
+
+
+def of_kind(docs: tuple[dict[str, Any], ...], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def named(docs: tuple[dict[str, Any], ...], kind: str, name: str) -> dict[str, Any] | None:
+    return next((d for d in of_kind(docs, kind) if d["metadata"]["name"] == name), None)
+
+
+def where(doc: dict[str, Any]) -> str:
+    return f"{doc['kind']}/{doc['metadata']['name']}"
+
+
+def is_custom(doc: dict[str, Any]) -> bool:
+    group = str(doc["apiVersion"]).split("/")[0]
+    return group.endswith((".strimzi.io", ".cnpg.io"))
+
+
+# --- core kinds: kubernetes-validate -------------------------------------------------------------------
+
+
+def core_kind_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
+    problems = []
+    for doc in docs:
+        if is_custom(doc):
+            continue
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            path = ".".join(str(p) for p in e.path)
+            problems.append(f"{where(doc)}: {path}: {e.message}")
+        except kubernetes_validate.SchemaNotFoundError as e:
+            problems.append(f"{where(doc)}: {e.message}")
+    return problems
+
+
+# --- custom resources: the CRD schemas of the repo -----------------------------------------------------
+
+
+def strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """An openAPIV3Schema as the API server applies it with strict field validation, as JSON Schema."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return {k: v for k, v in schema.items() if not k.startswith("x-kubernetes")}
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key.startswith("x-kubernetes"):
+            continue
+        if key == "properties":
+            out[key] = {name: strict_json_schema(sub) for name, sub in value.items()}
+        elif key in ("items", "not") or (key == "additionalProperties" and isinstance(value, dict)):
+            out[key] = strict_json_schema(value)
+        elif key == "anyOf":
+            out[key] = [strict_json_schema(sub) for sub in value]
+        else:
+            out[key] = value
+    if schema.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+    if "properties" in schema and "additionalProperties" not in schema:
+        out["additionalProperties"] = False
+    return out
+
+
+@functools.cache
+def crd_validators() -> dict[tuple[str, str], jsonschema.protocols.Validator]:
+    """(apiVersion, kind) -> validator, from deploy/k8s/crd-schemas."""
+    validators = {}
+    for path in sorted(CRD_SCHEMAS.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            schema = strict_json_schema(version["schema"]["openAPIV3Schema"])
+            jsonschema.Draft7Validator.check_schema(schema)
+            validators[(f"{group}/{version['name']}", kind)] = jsonschema.Draft7Validator(schema)
+    return validators
+
+
+def custom_resource_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
+    problems = []
+    for doc in docs:
+        if not is_custom(doc):
+            continue
+        validator = crd_validators().get((doc["apiVersion"], doc["kind"]))
+        if validator is None:
+            problems.append(f"{where(doc)}: no CRD schema for {doc['apiVersion']} in {CRD_SCHEMAS}")
+            continue
+        for error in validator.iter_errors(doc):
+            path = ".".join(str(p) for p in error.absolute_path)
+            problems.append(f"{where(doc)}: {path}: {error.message}")
+    return problems
+
+
+# --- workloads: probes, resources, security ------------------------------------------------------------
+
+
+def pod_specs(docs: tuple[dict[str, Any], ...]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    for doc in docs:
+        if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            yield doc, doc["spec"]["template"]["spec"]
+
+
+def workload_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
+    problems = []
+    for doc, pod in pod_specs(docs):
+        pod_security = pod.get("securityContext", {})
+        if pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
+            problems.append(f"{where(doc)}: shares a host namespace")
+        if pod_security.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+            problems.append(f"{where(doc)}: pod seccompProfile is not RuntimeDefault")
+        init = [(c, True) for c in pod.get("initContainers", [])]
+        for container, is_init in [*init, *((c, False) for c in pod["containers"])]:
+            at = f"{where(doc)} container {container['name']}"
+            if not is_init:
+                for probe in ("livenessProbe", "readinessProbe"):
+                    if probe not in container:
+                        problems.append(f"{at}: no {probe}")
+            resources = container.get("resources", {})
+            for bound in ("requests", "limits"):
+                for resource in ("cpu", "memory"):
+                    if resource not in resources.get(bound, {}):
+                        problems.append(f"{at}: no {resource} in resources.{bound}")
+            security = container.get("securityContext", {})
+            if not (security.get("runAsNonRoot") or pod_security.get("runAsNonRoot")):
+                problems.append(f"{at}: runAsNonRoot is not set")
+            if security.get("runAsUser", pod_security.get("runAsUser")) == 0:
+                problems.append(f"{at}: runs as root (uid 0)")
+            if security.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{at}: allowPrivilegeEscalation is not false")
+            if security.get("privileged"):
+                problems.append(f"{at}: privileged")
+            if security.get("readOnlyRootFilesystem") is not True:
+                problems.append(f"{at}: readOnlyRootFilesystem is not true")
+            if "ALL" not in security.get("capabilities", {}).get("drop", []):
+                problems.append(f"{at}: capabilities not dropped (drop: [ALL])")
+            if ":" not in container["image"] and "@" not in container["image"]:
+                problems.append(f"{at}: image {container['image']} has no tag")
+    for doc in of_kind(docs, "Namespace"):
+        labels = doc["metadata"].get("labels", {})
+        if labels.get("pod-security.kubernetes.io/enforce") != "restricted":
+            problems.append(f"{where(doc)}: Pod Security Standard 'restricted' is not enforced")
+    return problems
+
+
+def secret_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
+    """Secrets are referenced, never in the manifests: no Secret object, no secret setting as a value."""
+    problems = [
+        f"{where(d)}: a Secret in the manifests (create it on the cluster)" for d in of_kind(docs, "Secret")
+    ]
+    for service in SERVICES:
+        settings = settings_class(service)
+        if isinstance(settings, str):
+            continue
+        secret_names = {
+            name.upper() for name, f in settings.model_fields.items() if "SecretStr" in str(f.annotation)
+        }
+        secret_names.add("DATABASE_URL")  # carries the password
+        deployment = named(docs, "Deployment", service)
+        if deployment is None:
+            continue
+        for container in all_containers(deployment):
+            for var in container.get("env", []):
+                if var["name"] in secret_names and "secretKeyRef" not in var.get("valueFrom", {}):
+                    problems.append(
+                        f"{where(deployment)} container {container['name']}: {var['name']} inlined, not from a Secret"
+                    )
+            for ref in container.get("envFrom", []):
+                for name in config_map_data(docs, ref).keys() & secret_names:
+                    problems.append(f"{where(deployment)}: {name} in a ConfigMap, not in a Secret")
+    return problems
+
+
+# --- settings: the env of each service against its Settings class --------------------------------------
+
+
+@functools.cache
+def settings_class(service: str) -> Any:
+    """The service's `<pkg>.app.Settings`, or why it cannot be had (a string)."""
+    module = f"{SERVICES[service]}.app"
+    try:
+        settings = importlib.import_module(module).Settings
+    except Exception as e:
+        return f"cannot import {module}.Settings: {type(e).__name__}: {e}"
+    return settings
+
+
+def all_containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    pod = deployment["spec"]["template"]["spec"]
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+def config_map_data(docs: tuple[dict[str, Any], ...], env_from: dict[str, Any]) -> dict[str, str]:
+    if "configMapRef" not in env_from:
+        raise AssertionError(f"envFrom {env_from}: only ConfigMaps (a Secret's keys cannot be checked here)")
+    config_map = named(docs, "ConfigMap", env_from["configMapRef"]["name"])
+    assert config_map is not None, f"envFrom: no ConfigMap {env_from['configMapRef']['name']}"
+    return dict(config_map.get("data", {}))
+
+
+def container_env(docs: tuple[dict[str, Any], ...], container: dict[str, Any]) -> dict[str, str | None]:
+    """Env var -> literal value (None: from a Secret or a field), as the container will see it."""
+    env: dict[str, str | None] = {}
+    for ref in container.get("envFrom", []):
+        env.update(config_map_data(docs, ref))
+    for var in container.get("env", []):
+        env[var["name"]] = var.get("value") if "valueFrom" not in var else None
+    return env
+
+
+def settings_problems(docs: tuple[dict[str, Any], ...], service: str) -> list[str]:
+    settings = settings_class(service)
+    if isinstance(settings, str):
+        return [f"{service}: {settings}"]
+    deployment = named(docs, "Deployment", service)
+    if deployment is None:
+        return [f"{service}: no Deployment"]
+    fields = settings.model_fields
+    required = set(REQUIRED_EVERYWHERE) | REQUIRED_BY_SERVICE.get(service, set())
+    for name, field in fields.items():
+        default = field.default
+        shown = default.get_secret_value() if hasattr(default, "get_secret_value") else default
+        if isinstance(shown, str) and any(marker in shown for marker in DEV_DEFAULT_MARKERS):
+            required.add(name.upper())
+    problems = []
+    for container in all_containers(deployment):
+        at = f"{service} container {container['name']}"
+        env = container_env(docs, container)
+        for name in sorted(env):
+            if name != name.upper() or name.lower() not in fields:
+                problems.append(f"{at}: {name} is not a setting of {settings.__module__}.Settings")
+        for name in sorted(required - env.keys()):
+            problems.append(f"{at}: {name} is not set (the default is only good for the embedded dev stack)")
+        literal = {k.lower(): v for k, v in env.items() if v is not None and k.lower() in fields}
+        stand_ins = {k.lower(): "s" * 48 for k, v in env.items() if v is None and k.lower() in fields}
+        if "database_url" in stand_ins:
+            stand_ins["database_url"] = "postgresql://user:password@platform-db-rw:5432/db"
+        try:
+            settings.model_validate({**stand_ins, **literal})
+        except Exception as e:
+            problems.append(f"{at}: the settings do not validate: {e}")
+    return problems
+
+
+# --- the platform: services, topics, databases ---------------------------------------------------------
+
+
+def int_setting(docs: tuple[dict[str, Any], ...], service: str, name: str, default: int) -> int:
+    deployment = named(docs, "Deployment", service)
+    assert deployment is not None
+    value = container_env(docs, deployment["spec"]["template"]["spec"]["containers"][0]).get(name)
+    return int(value) if value is not None else default
+
+
+def service_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
+    problems = []
+    for service in SERVICES:
+        deployment = named(docs, "Deployment", service)
+        if deployment is None:
+            problems.append(f"{service}: no Deployment")
+            continue
+        pod = deployment["spec"]["template"]["spec"]
+        main = next((c for c in pod["containers"] if c["name"] == service), None)
+        if main is None:
+            problems.append(f"{service}: no container named {service}")
+            continue
+        if main.get("command") != [service, "serve"]:
+            problems.append(f"{service}: the container does not run `{service} serve`")
+        if not any(c.get("command") == [service, "migrate"] for c in pod.get("initContainers", [])):
+            problems.append(f"{service}: no init container running `{service} migrate`")
+        init_envs = [(c["name"], c.get("env"), c.get("envFrom")) for c in pod.get("initContainers", [])]
+        for name, env, env_from in init_envs:
+            if (env, env_from) != (main.get("env"), main.get("envFrom")):
+                problems.append(f"{service}: init container {name} does not get the service's settings")
+        if main.get("livenessProbe", {}).get("httpGet", {}).get("path") != "/healthz":
+            problems.append(f"{service}: livenessProbe is not GET /healthz")
+        if main.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz":
+            problems.append(f"{service}: readinessProbe is not GET /readyz")
+        ports = {p.get("name"): p["containerPort"] for p in main.get("ports", [])}
+        if ports.get("http") != HTTP_PORT or int_setting(docs, service, "HTTP_PORT", 0) != HTTP_PORT:
+            problems.append(f"{service}: port http is not {HTTP_PORT} (containerPort and HTTP_PORT)")
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        svc = named(docs, "Service", service)
+        if svc is None or svc["spec"]["selector"] != selector:
+            problems.append(f"{service}: no Service selecting its pods")
+        pdbs = [
+            p
+            for p in of_kind(docs, "PodDisruptionBudget")
+            if p["spec"]["selector"].get("matchLabels") == selector
+        ]
+        if not pdbs:
+            problems.append(f"{service}: no PodDisruptionBudget")
+    return problems
+
+
+def autoscaler_problems(docs: tuple[dict[str, Any], ...], *, expected: bool) -> list[str]:
+    """Each service scales on an HPA bounded by the partitions: more consumers than partitions idle."""
+    problems = []
+    partitions = min(t["spec"]["partitions"] for t in of_kind(docs, "KafkaTopic"))
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(docs, "HorizontalPodAutoscaler")}
+    for service in SERVICES:
+        hpa = hpas.get(service)
+        if hpa is None:
+            if expected:
+                problems.append(f"{service}: no HorizontalPodAutoscaler")
+            continue
+        if hpa["spec"]["maxReplicas"] > partitions:
+            problems.append(
+                f"{service}: HPA maxReplicas {hpa['spec']['maxReplicas']} > {partitions} partitions per topic"
+            )
+        if hpa["spec"].get("minReplicas", 1) < 2:
+            problems.append(f"{service}: HPA minReplicas < 2 (one pod is a single point of failure)")
+    return problems
+
+
+def topic_problems(docs: tuple[dict[str, Any], ...], *, replicas: int, min_insync: int) -> list[str]:
+    problems = []
+    kafka_topics = of_kind(docs, "KafkaTopic")
+    names = {t["spec"].get("topicName", t["metadata"]["name"]) for t in kafka_topics}
+    wanted = {*topics.ALL_EVENT_TOPICS, topics.DEAD_LETTERS}
+    if names != wanted:
+        problems.append(
+            f"KafkaTopics {sorted(names)} are not the topics of contracts.topics {sorted(wanted)}"
+        )
+    brokers = sum(
+        p["spec"]["replicas"] for p in of_kind(docs, "KafkaNodePool") if "broker" in p["spec"]["roles"]
+    )
+    clusters = {k["metadata"]["name"] for k in of_kind(docs, "Kafka")}
+    for topic in kafka_topics:
+        spec = topic["spec"]
+        if topic["metadata"].get("labels", {}).get("strimzi.io/cluster") not in clusters:
+            problems.append(f"{where(topic)}: strimzi.io/cluster is not one of the Kafka clusters {clusters}")
+        if spec.get("replicas") != replicas or spec.get("replicas", 0) > brokers:
+            problems.append(
+                f"{where(topic)}: replicas {spec.get('replicas')}, want {replicas} on {brokers} brokers"
+            )
+        if int(spec.get("config", {}).get("min.insync.replicas", 1)) != min_insync:
+            problems.append(f"{where(topic)}: min.insync.replicas is not {min_insync}")
+        for service in SERVICES:
+            if int_setting(docs, service, "KAFKA_TOPIC_PARTITIONS", 0) != spec["partitions"]:
+                problems.append(f"{service}: KAFKA_TOPIC_PARTITIONS differs from {where(topic)}")
+            if int_setting(docs, service, "KAFKA_REPLICATION_FACTOR", 0) != spec["replicas"]:
+                problems.append(f"{service}: KAFKA_REPLICATION_FACTOR differs from {where(topic)}")
+    return problems
+
+
+def database_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
+    """One database and one role per service; the service's DATABASE_URL Secret is its role's."""
+    problems = []
+    clusters = of_kind(docs, "Cluster")
+    if len(clusters) != 1:
+        return [f"{len(clusters)} CloudNativePG Clusters, want 1"]
+    cluster = clusters[0]
+    roles = {r["name"]: r for r in cluster["spec"].get("managed", {}).get("roles", [])}
+    initdb = cluster["spec"].get("bootstrap", {}).get("initdb", {})
+    owners = {initdb.get("database"): initdb.get("owner")}
+    for db in of_kind(docs, "Database"):
+        if db["spec"]["cluster"]["name"] != cluster["metadata"]["name"]:
+            problems.append(f"{where(db)}: not in Cluster {cluster['metadata']['name']}")
+        if db["spec"].get("databaseReclaimPolicy", "retain") != "retain":
+            problems.append(f"{where(db)}: deleting the resource would drop an event store")
+        owners[db["spec"]["name"]] = db["spec"]["owner"]
+    for service, package in SERVICES.items():
+        deployment = named(docs, "Deployment", service)
+        if deployment is None:
+            continue
+        main = deployment["spec"]["template"]["spec"]["containers"][0]
+        url = next((v for v in main.get("env", []) if v["name"] == "DATABASE_URL"), None)
+        secret = (url or {}).get("valueFrom", {}).get("secretKeyRef", {}).get("name")
+        role = roles.get(package)
+        if owners.get(package) != package:
+            problems.append(f"{service}: no database {package} owned by role {package}")
+        if role is None or not role.get("login") or role.get("passwordSecret", {}).get("name") != secret:
+            problems.append(
+                f"{service}: role {package} does not log in with the Secret of its DATABASE_URL ({secret})"
+            )
+    if initdb.get("secret", {}).get("name") != roles.get(initdb.get("owner"), {}).get(
+        "passwordSecret", {}
+    ).get("name"):
+        problems.append("the initdb owner's Secret is not its managed role's")
+    return problems
+
+
+def connection_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
+    """At full scale every replica's pool, plus a migration each, fits in max_connections."""
+    cluster = of_kind(docs, "Cluster")[0]
+    max_connections = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
+    reserved = 3 + 10  # superuser_reserved_connections, the operator, replication, a human with psql
+    hpas = {
+        h["spec"]["scaleTargetRef"]["name"]: h["spec"]["maxReplicas"]
+        for h in of_kind(docs, "HorizontalPodAutoscaler")
+    }
+    needed = 0
+    for service in SERVICES:
+        deployment = named(docs, "Deployment", service)
+        if deployment is None:
+            continue
+        settings = settings_class(service)
+        default = settings.model_fields["db_pool_max_size"].default if not isinstance(settings, str) else 10
+        replicas = hpas.get(service, deployment["spec"].get("replicas", 1))
+        needed += replicas * int_setting(docs, service, "DB_POOL_MAX_SIZE", default) + 1
+    if needed > max_connections - reserved:
+        return [
+            f"{needed} connections at full scale > max_connections {max_connections} - {reserved} reserved"
+        ]
+    return []
+
+
+# --- the tests -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_overlay_renders(name: str) -> None:
+    kinds = {d["kind"] for d in overlay(name)}
+    expected = {"Namespace", "Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "Kafka"}
+    expected |= {"KafkaNodePool", "KafkaTopic", "Cluster", "Database", "PersistentVolumeClaim"}
+    assert expected <= kinds
+    namespaces = {d["metadata"].get("namespace") for d in overlay(name) if d["kind"] != "Namespace"}
+    assert namespaces == {of_kind(overlay(name), "Namespace")[0]["metadata"]["name"]}
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_core_kinds_pass_kubernetes_validate_strict(name: str) -> None:
+    assert core_kind_problems(overlay(name)) == []
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_the_command_line_kubernetes_validate_strict_agrees(name: str, tmp_path: Path) -> None:
+    core = tmp_path / "core.yaml"
+    core.write_text(yaml.safe_dump_all([d for d in overlay(name) if not is_custom(d)]))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kubernetes_validate",
+            "--strict",
+            "--quiet",
+            "-k",
+            KUBERNETES_VERSION,
+            str(core),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_custom_resources_match_the_crd_schemas(name: str) -> None:
+    assert custom_resource_problems(overlay(name)) == []
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_workloads_have_probes_resources_and_a_restricted_security_context(name: str) -> None:
+    assert workload_problems(overlay(name)) == []
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_secrets_are_referenced_never_inlined(name: str) -> None:
+    assert secret_problems(overlay(name)) == []
+
+
+@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_env_vars_are_settings_the_service_reads_and_what_it_needs_is_set(name: str, service: str) -> None:
+    assert settings_problems(overlay(name), service) == []
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_each_service_runs_migrates_and_is_served_and_protected(name: str) -> None:
+    assert service_problems(overlay(name)) == []
+
+
+def test_autoscalers_stay_within_the_partitions() -> None:
+    assert autoscaler_problems(overlay("prod"), expected=True) == []
+    assert of_kind(overlay("dev"), "HorizontalPodAutoscaler") == []  # dev runs one replica of each
+
+
+def test_topics_are_the_contracts_topics_replicated_for_each_overlay() -> None:
+    assert topic_problems(overlay("dev"), replicas=1, min_insync=1) == []
+    assert topic_problems(overlay("prod"), replicas=3, min_insync=2) == []
+    for topic in of_kind(overlay("prod"), "KafkaTopic"):
+        retention = int(topic["spec"]["config"]["retention.ms"])
+        if topic["spec"]["topicName"] in topics.ALL_EVENT_TOPICS:
+            assert retention == -1, f"{where(topic)}: an event topic must keep its history"
+        else:
+            assert retention >= 7 * 24 * 3600 * 1000, f"{where(topic)}: dead letters kept less than a week"
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_each_service_has_its_own_database_and_role(name: str) -> None:
+    assert database_problems(overlay(name)) == []
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_connections_at_full_scale_fit_postgresql(name: str) -> None:
+    assert connection_problems(overlay(name)) == []
+
+
+def test_a_broken_overlay_is_caught() -> None:
+    """tests/fixtures/k8s/broken: the dev overlay with one deliberate mistake of each kind."""
+    docs = render(BROKEN)
+    core, crs = core_kind_problems(docs), custom_resource_problems(docs)
+    workloads, secrets = workload_problems(docs), secret_problems(docs)
+    env = settings_problems(docs, "onboarding")
+
+    def caught(problems: list[str], *fragments: str) -> bool:
+        return any(all(f in p for f in fragments) for p in problems)
+
+    # A misspelt field of a core kind: kubernetes-validate --strict rejects it.
+    assert caught(core, "Deployment/notifier", "readinesProbe"), core
+    # The probe it should have been is missing, and so is support's liveness probe.
+    assert caught(workloads, "Deployment/notifier", "no readinessProbe"), workloads
+    assert caught(workloads, "Deployment/support", "no livenessProbe"), workloads
+    # A misspelt field of a custom resource: the CRD schema rejects it.
+    assert caught(crs, "KafkaTopic/support-events-v1", "'replica' was unexpected"), crs
+    # An env var the service does not read (a typo of KAFKA_BOOTSTRAP_SERVERS) and a secret inlined.
+    assert caught(env, "KAFKA_BOOTSTRAP_SERVER is not a setting"), env
+    assert caught(secrets, "Deployment/onboarding", "AUTH_SECRET inlined"), secrets
+    # and the untouched rest of the overlay is still clean:
+    assert not caught(core + crs + workloads, "Deployment/sim-logistics")

@@ -1,0 +1,1 @@
+"""Operator and demo CLI for the running platform."""

@@ -1,0 +1,95 @@
+"""Sample dossier files for the demo, made on the fly (Pillow, openpyxl): what a real integrator sends."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from openpyxl import Workbook
+from PIL import Image
+
+
+def png(width: int, height: int, dpi: int = 300, colour: tuple[int, int, int] = (20, 90, 160)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, format="PNG", dpi=(dpi, dpi))
+    return out.getvalue()
+
+
+def logo() -> bytes:
+    """95 × 95 px at 300 dpi, as the seed asks for the platform and invoices."""
+    return png(95, 95)
+
+
+def footer_banner() -> bytes:
+    """760 × 95 px at 300 dpi."""
+    return png(760, 95, colour=(240, 240, 240))
+
+
+def artwork() -> bytes:
+    return png(1000, 630, colour=(200, 30, 40))
+
+
+def xlsx(rows: Sequence[Sequence[object]]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(list(row))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def csv(rows: Sequence[Sequence[str]]) -> bytes:
+    return ("\n".join(",".join(r) for r in rows) + "\n").encode()
+
+
+def configuration_sheet() -> bytes:
+    """The electrical profile configuration sheet, postpaid, filled in."""
+    return xlsx(
+        [
+            ["Nom commercial de la marque", "Télécom Exemple"],
+            ["Type d'offre", "Postpaid"],
+            ["Nom affiché sur le réseau (SPN)", "TELEXEMPLE"],
+        ]
+    )
+
+
+OFFERS = [
+    ["code", "name", "monthly_price_eur", "data_gb", "voice_minutes", "sms", "zones"],
+    ["ESS-5", "Essentiel 5 Go", "9.99", "5", "120", "unlimited", ""],
+    ["CONF-50", "Confort 50 Go", "19.99", "50", "unlimited", "unlimited", "EU"],
+]
+TARIFFS_METROPOLITAN = [
+    ["code", "label", "unit", "price_eur"],
+    ["VOICE-NAT", "Appel vers fixes et mobiles en France", "minute", "0.15"],
+    ["SMS-NAT", "SMS en France", "sms", "0.10"],
+    ["DATA-NAT", "Données mobiles hors forfait", "mb", "0.05"],
+]
+TARIFFS_INTERNATIONAL = [
+    ["zone", "destination", "voice_per_minute_eur", "sms_eur", "data_per_mb_eur"],
+    ["EU", "Allemagne", "0.15", "0.10", "0.05"],
+    ["EU", "Espagne", "0.15", "0.10", "0.05"],
+]
+TERMINALS = [
+    ["brand", "model", "price_eur"],
+    ["Samsung", "Galaxy A15", "179.00"],
+    ["Fairphone", "Fairphone 5", "699.00"],
+]
+
+REGISTRATION = {
+    "legal_name": "Télécom Exemple SAS",
+    "address": "12 rue de la Paix, 75002 Paris",
+    "siret": "732 829 320 00074",
+    "vat_number": "FR44732829320",
+    "contacts": [{"name": "Jeanne Martin", "email": "jeanne@telecom-exemple.fr", "phone": "0601020304"}],
+    "locale": "fr",
+    "customer_service_phone": "01 70 61 81 81",
+    "customer_service_cost_per_minute": "0.15",
+    "customer_service_email": "support@telecom-exemple.fr",
+}
+
+FOOTER_TEXT = (
+    "Télécom Exemple SAS - 12 rue de la Paix, 75002 Paris - SIRET 732 829 320 00074 - TVA FR44 732 829 320 - "
+    "Service client 01 70 61 81 81 (0,15 €/min) - support@telecom-exemple.fr"
+)
