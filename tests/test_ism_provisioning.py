@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 from chassis import kafka
 from chassis.clock import ManualClock
 from chassis.links import sign_link_token
+from contracts import topics
 from contracts.envelope import Envelope
 from contracts.events import DomainEvent
 from contracts.events.common import DossierItem, FileRef, TableSnapshot
@@ -24,8 +25,6 @@ from contracts.events.onboarding import DossierItemAccepted
 from contracts.events.sim_logistics import SimsDelivered
 from ism_provisioning import app as ism_app
 from ism_provisioning.tables import read_table
-
-from contracts import topics
 
 SAMPLES = Path(__file__).parents[1] / "services" / "ism-provisioning" / "tests" / "samples"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

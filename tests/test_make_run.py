@@ -17,6 +17,9 @@ def test_the_platform_starts_all_services_ready_and_stops_leaving_nothing(tmp_pa
         monkeypatch.setenv(var, str(free_port()))
     ports = {spec.name: free_port() for spec in SERVICES}
     platform = EmbeddedPlatform(tmp_path / "data", http_ports=ports)
+    # The test session's own PostgreSQL and broker are children of pytest too: not ours to judge.
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    children: list[int] = []
     try:
         seconds = platform.start()
         assert seconds < 15, f"cold start took {seconds:.1f}s"
@@ -24,10 +27,12 @@ def test_the_platform_starts_all_services_ready_and_stops_leaving_nothing(tmp_pa
             for spec in SERVICES:
                 r = http.get(f"http://127.0.0.1:{ports[spec.name]}/readyz")
                 assert r.status_code == 200, (spec.name, r.text)
-        children = [p.pid for p in psutil.Process().children(recursive=True)]
+        children = [p.pid for p in psutil.Process().children(recursive=True) if p.pid not in before]
         assert len(children) >= len(SERVICES) + 2  # the services, PostgreSQL, the broker
     finally:
         platform.stop()
     time.sleep(0.5)
-    alive = [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    alive = [
+        p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+    ]
     assert alive == [], f"left behind: {alive}"

@@ -265,7 +265,9 @@ async def test_smtp_down_for_good_fails_visibly_and_ops_can_resend(service, sink
             )
             clock.advance(timedelta(seconds=10))
         # Both emails (one per contact) give up; wait for both, not the first one to fail.
-        failed = await eventually(lambda: _failed_after(emails(svc, status="failed"), 2, 3), what="EmailFailed")
+        failed = await eventually(
+            lambda: _failed_after(emails(svc, status="failed"), 2, 3), what="EmailFailed"
+        )
         assert len(failed) == 2
         assert all(r["last_error"] and r["failed_at"] for r in failed)
         clock.advance(timedelta(days=1))

@@ -97,8 +97,14 @@ def lag() -> None:
                 table.add_row(service, f"[red]{error}[/red]", "", "", "", "")
                 continue
             lags = ", ".join(f"{c.split('.', 1)[1]}={sum(p.values())}" for c, p in s["consumer_lag"].items())
-            table.add_row(service, str(s["events"]), "yes" if s["relay_leader"] else "no", lags or "-",
-                          str(s["dead_letters"]), str(s["max_rss_mb"]))
+            table.add_row(
+                service,
+                str(s["events"]),
+                "yes" if s["relay_leader"] else "no",
+                lags or "-",
+                str(s["dead_letters"]),
+                str(s["max_rss_mb"]),
+            )
     console.print(table)
 
 
@@ -111,8 +117,14 @@ def dead_letters() -> None:
     with client() as http:
         for service in DEFAULT_URLS:
             for d in _get(http, service, "/ops/dead-letters"):
-                table.add_row(service, str(d["id"]), d["consumer"], f"{d['topic']}@{d['kafka_offset']}",
-                              d["reason"][:80], str(d["replayed_at"] or ""))
+                table.add_row(
+                    service,
+                    str(d["id"]),
+                    d["consumer"],
+                    f"{d['topic']}@{d['kafka_offset']}",
+                    d["reason"][:80],
+                    str(d["replayed_at"] or ""),
+                )
     console.print(table)
 
 
@@ -126,6 +138,11 @@ def failed_emails() -> None:
     for col in ("message id", "template", "to", "attempts", "last error"):
         table.add_column(col)
     for e in items:
-        table.add_row(str(e.get("message_id")), str(e.get("template")), ", ".join(e.get("recipients", [])),
-                      str(e.get("attempts")), str(e.get("last_error", ""))[:80])
+        table.add_row(
+            str(e.get("message_id")),
+            str(e.get("template")),
+            ", ".join(e.get("recipients", [])),
+            str(e.get("attempts")),
+            str(e.get("last_error", ""))[:80],
+        )
     console.print(table)

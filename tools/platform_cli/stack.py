@@ -99,7 +99,7 @@ class EmbeddedPlatform:
         pending = {s.name: s for s in SERVICES}
         with httpx.Client(timeout=1.0) as client:
             while pending:
-                for name, spec in list(pending.items()):
+                for name in list(pending):
                     proc = self.processes[name]
                     if proc.poll() is not None:
                         raise RuntimeError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from contracts.events.common import DossierItem, TableSnapshot
 from ism_provisioning.configuration import (
     Offer,

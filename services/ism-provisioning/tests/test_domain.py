@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
+
 from contracts.errors import CommandRefused, OutOfOrder
 from contracts.events.common import DossierItem, TableSnapshot
 from contracts.events.ism_provisioning import (

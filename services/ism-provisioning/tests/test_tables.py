@@ -7,6 +7,8 @@ import json
 from decimal import Decimal
 
 import pytest
+from openpyxl import Workbook
+
 from contracts.events.common import DossierItem
 from ism_provisioning.configuration import assess, parse_table
 from ism_provisioning.tables import (
@@ -16,7 +18,6 @@ from ism_provisioning.tables import (
     read_table,
     section_as_csv,
 )
-from openpyxl import Workbook
 
 from .samples import good_tables, sample
 

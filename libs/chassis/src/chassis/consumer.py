@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from chassis import context, kafka
 from chassis.db import Conn
 from chassis.eventstore import Recorded
+from chassis.relay import BATCH as RELAY_BATCH
 from chassis.telemetry import context_from_kafka_headers, span_attributes
 from contracts import topics
 from contracts.envelope import Envelope
@@ -226,7 +227,11 @@ class ReactionRunner:
                 position = await consumer.position(tp)
             except Exception:
                 continue
-            if position > ends.get(tp, 0):
+            # Tansu reports a partition's end as the base offset of its last record batch + 1, so a
+            # position past it by less than one relay batch is normal, not a wipe (reading it as one
+            # re-read the whole topic every 2 s). A relay republishes in the same order after a wipe,
+            # so a position within that slack of the new end is where the consumer already was.
+            if position > ends.get(tp, 0) + RELAY_BATCH:
                 log.warning(
                     "broker_wiped_rejoining",
                     consumer=self.consumer_name,

@@ -9,15 +9,15 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 from uuid import uuid4
 
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
 from chassis.auth import Principal, authorize_integrator, require
 from chassis.http import RuntimeDep
 from chassis.links import verify_link_token
 from contracts.errors import CommandRefused, NotFound, OutOfOrder
 from contracts.events.ism_provisioning import SET_PASSWORD_LINK_PURPOSE
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
-
 from ism_provisioning import domain
 from ism_provisioning.tables import SECTIONS, configuration_as_json, section_as_csv
 

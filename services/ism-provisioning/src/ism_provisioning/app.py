@@ -7,12 +7,12 @@ and ops deliver it once the SIMs are delivered ("Livraison ISM", just before "GO
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from chassis.cli import service_cli
 from chassis.clock import Clock
 from chassis.runtime import ServiceRuntime
 from chassis.settings import ServiceSettings
-from pydantic import Field
-
 from ism_provisioning import api
 from ism_provisioning.projections import PROJECTIONS
 from ism_provisioning.reactions import REACTIONS

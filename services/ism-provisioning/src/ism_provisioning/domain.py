@@ -23,7 +23,6 @@ from contracts.events.ism_provisioning import (
     LogoAcceptanceNoted,
     SimsDeliveryNoted,
 )
-
 from ism_provisioning.configuration import Configuration, assess
 
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from chassis.eventstore import Recorded
 from chassis.runtime import Reaction, ReactionContext
+from contracts import topics
 from contracts.errors import CommandRefused
 from contracts.events.common import TABLE_ITEMS, DossierItem
 from contracts.events.onboarding import DossierItemAccepted
 from contracts.events.sim_logistics import SimsDelivered
-
-from contracts import topics
 from ism_provisioning import domain
 
 

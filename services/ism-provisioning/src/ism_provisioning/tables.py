@@ -18,7 +18,6 @@ from typing import Any
 
 from contracts.events.common import DossierItem, TableSnapshot
 from contracts.events.ism_provisioning import ISM_TABLE_COLUMNS
-
 from ism_provisioning.configuration import Configuration
 
 
