@@ -202,6 +202,12 @@ async def _dead_letter_reasons(rt, n: int) -> list[str] | None:
     return [r["reason"] for r in rows] if len(rows) >= n else None
 
 
+async def _leaders(*runtimes) -> list[bool] | None:
+    leaders = [rt.relay.is_leader for rt in runtimes]
+    assert sum(leaders) <= 1, "two relays lead at once"
+    return leaders if any(leaders) else None
+
+
 async def test_two_replicas_share_the_relay_without_duplicates(service, stack):
     """P8: two runtimes on one database: one relay leads, every event is published once."""
     async with service(chassis_app, run_reactions=False) as first:
@@ -213,7 +219,10 @@ async def test_two_replicas_share_the_relay_without_duplicates(service, stack):
                 await replica.runtime.execute(
                     stream_id=f"s{i}", integrator_id="i", decide=chassis_app.send_sheet(f"u{i}")
                 )
-            leaders = [first.runtime.relay.is_leader, second.runtime.relay.is_leader]
+            # Under load the advisory lock may not be taken yet: wait for a leader, never two.
+            leaders = await eventually(
+                lambda: _leaders(first.runtime, second.runtime), what="one relay leader"
+            )
             assert sorted(leaders) == [False, True]
             senders = await eventually(
                 lambda: _topic_senders(stack, first.runtime, expect=40), what="40 published"
