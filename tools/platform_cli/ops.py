@@ -116,7 +116,12 @@ def dead_letters() -> None:
         table.add_column(col)
     with client() as http:
         for service in DEFAULT_URLS:
-            for d in _get(http, service, "/ops/dead-letters"):
+            try:
+                letters = _get(http, service, "/ops/dead-letters")
+            except httpx.HTTPError as error:
+                table.add_row(service, "", "", "", f"[red]unreachable: {error}[/red]", "")
+                continue
+            for d in letters:
                 table.add_row(
                     service,
                     str(d["id"]),
@@ -132,14 +137,13 @@ def dead_letters() -> None:
 def failed_emails() -> None:
     """Emails the notifier gave up on (resend them with the notifier's API)."""
     with client() as http:
-        rows = _get(http, "notifier", "/emails", status="failed")
-    items = rows["items"] if isinstance(rows, dict) and "items" in rows else rows
+        items = _get(http, "notifier", "/emails", status="failed")["emails"]
     table = Table(title="Failed emails")
-    for col in ("message id", "template", "to", "attempts", "last error"):
+    for col in ("email id", "template", "to", "attempts", "last error"):
         table.add_column(col)
     for e in items:
         table.add_row(
-            str(e.get("message_id")),
+            str(e.get("email_id")),
             str(e.get("template")),
             ", ".join(e.get("recipients", [])),
             str(e.get("attempts")),

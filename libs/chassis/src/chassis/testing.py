@@ -149,7 +149,8 @@ class ServiceOverHttp:
         name = self._module.__name__.split(".")[0]
         database = self._stack.unique(name)
         await self._stack.postgres.create_database(database)
-        prefix = self._stack.unique("http") + "."
+        # Services sharing a `prefix` override talk to each other through their topics.
+        prefix = self._overrides.pop("prefix", None) or self._stack.unique("http") + "."
         settings = settings_for(
             self._stack, self._module, database=database, prefix=prefix, **self._overrides
         )
