@@ -176,6 +176,12 @@ class ServiceOverHttp:
                 await self._serving
             if self.runtime is not None:
                 await self.runtime.stop()
+            # aiokafka leaves background tasks behind its clients' close; end them before the loop,
+            # or each is reported as "destroyed but pending" at exit.
+            leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in leftovers:
+                task.cancel()
+            await asyncio.gather(*leftovers, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(_stop(), self._loop).result(60)
         self._loop.call_soon_threadsafe(self._loop.stop)
