@@ -42,6 +42,23 @@ def token(
     )
 
 
+@app.command()
+def demo(
+    embedded: bool = typer.Option(
+        False, "--embedded", help="start the embedded platform for the demo and stop it all afterwards"
+    ),
+    data_dir: Path = typer.Option(Path(".data"), help="the platform's data (--embedded: where it goes)"),
+    mail_dir: Path = typer.Option(None, help="the SMTP sink's folder (default: <data-dir>/mail)"),
+    traces_dir: Path = typer.Option(None, help="where the services write spans (default: <data-dir>/traces)"),
+) -> None:
+    """One integrator through the whole of seed 000 and one ticket to its rating, through the public
+    HTTP APIs: prints the timeline, the emails and where to see the production order's trace.
+    Without --embedded it drives a running `make run` (ONBOARDING_URL... override the URLs)."""
+    from platform_cli.demo_cli import main as run_demo
+
+    raise typer.Exit(run_demo(embedded, data_dir, mail_dir, traces_dir))
+
+
 if __name__ == "__main__":
     app()
 

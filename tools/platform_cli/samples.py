@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 from collections.abc import Sequence
 
 from openpyxl import Workbook
@@ -77,19 +78,69 @@ TERMINALS = [
     ["Fairphone", "Fairphone 5", "699.00"],
 ]
 
-REGISTRATION = {
-    "legal_name": "Télécom Exemple SAS",
-    "address": "12 rue de la Paix, 75002 Paris",
-    "siret": "732 829 320 00074",
-    "vat_number": "FR44732829320",
-    "contacts": [{"name": "Jeanne Martin", "email": "jeanne@telecom-exemple.fr", "phone": "0601020304"}],
-    "locale": "fr",
-    "customer_service_phone": "01 70 61 81 81",
-    "customer_service_cost_per_minute": "0.15",
-    "customer_service_email": "support@telecom-exemple.fr",
-}
 
-FOOTER_TEXT = (
-    "Télécom Exemple SAS - 12 rue de la Paix, 75002 Paris - SIRET 732 829 320 00074 - TVA FR44 732 829 320 - "
-    "Service client 01 70 61 81 81 (0,15 €/min) - support@telecom-exemple.fr"
-)
+def luhn_check_digit(body: str) -> str:
+    """The digit that makes `body + digit` pass the Luhn check (SIREN, SIRET and ICCID all use it)."""
+    total = 0
+    for index, char in enumerate(reversed(body)):
+        digit = int(char)
+        if index % 2 == 0:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return str((10 - total % 10) % 10)
+
+
+def siret(rng: random.Random | None = None) -> str:
+    """A fresh, valid SIRET (14 digits: a Luhn-valid SIREN, then the establishment, Luhn over all), so
+    that every demo run registers a new company: onboarding refuses a SIRET already registered."""
+    rng = rng or random.Random()
+    body = str(rng.randint(10_000_000, 99_999_999))
+    if body.startswith("356"):  # La Poste's SIREN follows another rule: keep away from it
+        body = "7" + body[1:]
+    siren = body + luhn_check_digit(body)
+    establishment = siren + f"{rng.randint(1, 9999):04d}"
+    return establishment + luhn_check_digit(establishment)
+
+
+def vat_number(siren: str) -> str:
+    """The French intra-community VAT number of a SIREN: FR, key (12 + 3 × (SIREN mod 97)) mod 97, SIREN."""
+    return f"FR{(12 + 3 * (int(siren) % 97)) % 97:02d}{siren}"
+
+
+def spaced_siret(value: str) -> str:
+    return f"{value[:3]} {value[3:6]} {value[6:9]} {value[9:]}"
+
+
+def registration(siret_number: str = "73282932000074") -> dict[str, object]:
+    """What ops register for the demo's integrator (seed 000: an MVNO reselling under its own brand)."""
+    return {
+        "legal_name": "Télécom Exemple SAS",
+        "address": "12 rue de la Paix, 75002 Paris",
+        "siret": spaced_siret(siret_number),
+        "vat_number": vat_number(siret_number[:9]),
+        "contacts": [{"name": "Jeanne Martin", "email": "jeanne@telecom-exemple.fr", "phone": "0601020304"}],
+        "locale": "fr",
+        "customer_service_phone": "01 70 61 81 81",
+        "customer_service_cost_per_minute": "0.15",
+        "customer_service_email": "support@telecom-exemple.fr",
+    }
+
+
+def footer_text(siret_number: str = "73282932000074") -> str:
+    """The invoice footer text: the six elements of seed 000, the same as registered."""
+    vat = vat_number(siret_number[:9])
+    return (
+        f"Télécom Exemple SAS - 12 rue de la Paix, 75002 Paris - SIRET {spaced_siret(siret_number)} - "
+        f"TVA {vat[:4]} {vat[4:7]} {vat[7:10]} {vat[10:]} - "
+        "Service client 01 70 61 81 81 (0,15 €/min) - support@telecom-exemple.fr"
+    )
+
+
+def iccid(serial: int, prefix: str = "893315000") -> str:
+    """A 19-digit ICCID (issuer prefix, serial number, Luhn check digit)."""
+    body = f"{prefix}{serial:0{18 - len(prefix)}d}"
+    return body + luhn_check_digit(body)
+
+
+REGISTRATION = registration()
+FOOTER_TEXT = footer_text()

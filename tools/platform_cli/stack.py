@@ -46,12 +46,23 @@ def _env_int(name: str, default: int) -> int:
 
 
 class EmbeddedPlatform:
-    def __init__(self, data_dir: Path, http_ports: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        http_ports: dict[str, int] | None = None,
+        *,
+        pg_port: int | None = None,
+        kafka_port: int | None = None,
+        smtp_port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.http_ports = {s.name: s.port for s in SERVICES} | (http_ports or {})
-        self.pg_port = _env_int("PLATFORM_PG_PORT", 54329)
-        self.kafka_port = _env_int("PLATFORM_KAFKA_PORT", 19092)
-        self.smtp_port = _env_int("PLATFORM_SMTP_PORT", 2525)
+        self.pg_port = pg_port or _env_int("PLATFORM_PG_PORT", 54329)
+        self.kafka_port = kafka_port or _env_int("PLATFORM_KAFKA_PORT", 19092)
+        self.smtp_port = smtp_port or _env_int("PLATFORM_SMTP_PORT", 2525)
+        #: Extra environment for every service (the demo's DEV_CLOCK_OFFSET_SECONDS).
+        self.env = dict(env or {})
         self.postgres = EmbeddedPostgres(self.data_dir / "pg", self.pg_port)
         self.kafka = EmbeddedKafka(self.kafka_port, self.data_dir / "logs" / "tansu.log")
         self.mail = MailSink(self.data_dir / "mail", self.smtp_port)
@@ -66,6 +77,7 @@ class EmbeddedPlatform:
                 "HTTP_PORT": str(self.http_ports[spec.name]),
                 "TRACES_DIR": str(self.data_dir / "traces"),
                 "DATA_DIR": str(self.data_dir / "files" / spec.database),
+                **self.env,
             }
         )
         if spec.name == "notifier":

@@ -9,7 +9,7 @@ import pytest
 from fastapi import HTTPException
 
 from chassis.auth import Principal, authorize_integrator, decode_token, mint_token
-from chassis.clock import ManualClock
+from chassis.clock import ManualClock, OffsetClock, SystemClock, clock_for
 from chassis.devstack import mail_file_name
 from chassis.files import FileStore
 from chassis.links import sign_link_token, verify_link_token
@@ -71,6 +71,16 @@ def test_manual_clock_moves_only_when_told():
     clock = ManualClock(NOW)
     assert clock.now() == NOW
     assert clock.advance(timedelta(days=15)) == NOW + timedelta(days=15)
+
+
+def test_an_offset_clock_runs_ahead_of_the_system_clock_and_keeps_ticking():
+    assert isinstance(clock_for(0), SystemClock)
+    clock = clock_for(3600)
+    assert isinstance(clock, OffsetClock)
+    first = clock.now()
+    assert timedelta(minutes=59) < first - SystemClock().now() <= timedelta(hours=1)
+    clock.advance(timedelta(days=2))
+    assert clock.now() - first >= timedelta(days=2)
 
 
 def test_mail_files_are_named_by_message_id():

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
 
 from chassis import kafka
-from chassis.clock import Clock, SystemClock
+from chassis.clock import Clock, clock_for
 from chassis.consumer import Reaction, ReactionContext, ReactionRunner
 from chassis.db import Conn
 from chassis.eventstore import ConcurrencyConflict, EventStore, Recorded
@@ -65,7 +65,7 @@ class ServiceRuntime:
             raise ValueError(f"unknown service {name}")
         self.name = name
         self.settings = settings
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or clock_for(settings.dev_clock_offset_seconds)
         self.topic = topics.BY_SERVICE[name]
         self.store = EventStore(producer=name)
         self.projections = Projections(projections, lambda: self.pool)

@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     run_relay: bool = True
     run_reactions: bool = True
     run_schedules: bool = True
+    #: Dev only: the service's clock runs this far ahead of the system's (`make demo` uses it to hold the
+    #: SIM validation call in support hours at any hour). Leave 0 anywhere real.
+    dev_clock_offset_seconds: float = 0.0
 
     def topic(self, name: str) -> str:
         """The broker-side name of a contracts topic."""
