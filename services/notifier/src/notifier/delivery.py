@@ -39,7 +39,15 @@ async def deliver(runtime: ServiceRuntime, email_id: str) -> None:
             integrator_id = history[0].envelope.integrator_id
             with runtime.tracer.start_as_current_span(
                 "send email",
-                attributes={"email.id": email_id, "email.template": email.intended.template},
+                # The attributes ops filter traces by (chassis.telemetry.span_attributes), for the
+                # event that caused the email: a retry in a later trace is still found by them.
+                attributes={
+                    "email.id": email_id,
+                    "email.template": email.intended.template,
+                    "integrator.id": integrator_id,
+                    "event.type": email.intended.source_event_type,
+                    "event.id": str(email.intended.source_event_id),
+                },
             ) as span:
                 try:
                     message = compose(
