@@ -19,6 +19,9 @@ class Span:
     start_ns: int
     end_ns: int
     attributes: dict[str, Any]
+    #: (trace id, span id) of the spans this one links to: the relay publishes a batch of events
+    #: in one span linked to each event's appending span (each event's message keeps its own trace).
+    links: list[tuple[str, str]] = field(default_factory=list)
     children: list[Span] = field(default_factory=list)
 
     @property
@@ -55,19 +58,30 @@ def read_spans(traces_dir: Path) -> list[Span]:
                                 start_ns=int(s["startTimeUnixNano"]),
                                 end_ns=int(s["endTimeUnixNano"]),
                                 attributes={a["key"]: _value(a["value"]) for a in s.get("attributes", [])},
+                                links=[(k["traceId"], k["spanId"]) for k in s.get("links", [])],
                             )
                         )
     return spans
 
 
+def linked_into(spans: list[Span], trace_id: str) -> list[Span]:
+    """Spans of other traces that link to a span of this one (the relay's publish spans)."""
+    return [s for s in spans if s.trace_id != trace_id and any(t == trace_id for t, _ in s.links)]
+
+
 def trace_tree(spans: list[Span], trace_id: str) -> list[Span]:
-    """The roots of one trace, children sorted by start time."""
+    """The roots of one trace, children sorted by start time. A span of another trace that links to
+    one of this trace's spans (the relay's batch publish span) is shown under the span it links to."""
     mine = [s for s in spans if s.trace_id == trace_id]
     by_id = {s.span_id: s for s in mine}
     roots = []
     for s in mine:
         parent = by_id.get(s.parent_id or "")
         (parent.children if parent else roots).append(s)
+    for s in linked_into(spans, trace_id):
+        target = next((by_id[sid] for tid, sid in s.links if tid == trace_id and sid in by_id), None)
+        if target is not None:
+            target.children.append(s)
     for s in mine:
         s.children.sort(key=lambda c: c.start_ns)
     return sorted(roots, key=lambda r: r.start_ns)
@@ -81,12 +95,14 @@ def render(roots: list[Span]) -> str:
         extra = " ".join(
             f"{k}={span.attributes[k]}" for k in ("event.type", "integrator.id") if k in span.attributes
         )
+        linked = " (linked)" if span.trace_id != root_trace else ""
         lines.append(
-            f"{'  ' * depth}{span.name}  [{span.service}]  +{(span.start_ns - t0) / 1e6:.1f}ms  {span.ms:.1f}ms  {extra}".rstrip()
+            f"{'  ' * depth}{span.name}{linked}  [{span.service}]  +{(span.start_ns - t0) / 1e6:.1f}ms  {span.ms:.1f}ms  {extra}".rstrip()
         )
         for child in span.children:
             walk(child, depth + 1)
 
+    root_trace = roots[0].trace_id if roots else ""
     for root in roots:
         walk(root, 0)
     return "\n".join(lines)

@@ -61,6 +61,10 @@ class Poison(Exception):
     """This message can never be handled: dead-letter it with the reason."""
 
 
+class _HandleOneByOne(Exception):
+    """A handler failed while its batch was handled at once: handle the batch again, one by one."""
+
+
 @dataclass
 class ReactionContext:
     """What a reaction's handler gets: the transaction's connection, the clock, and the runtime."""
@@ -110,6 +114,19 @@ def decode(message: ConsumerRecord[bytes, bytes]) -> Recorded:
         raise Poison("empty message")
     if len(message.value) > MAX_MESSAGE_BYTES:
         raise Poison(f"message of {len(message.value)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    try:
+        # One pass in pydantic-core for the well-formed message; anything else is explained below.
+        envelope = Envelope.model_validate_json(message.value)
+    except ValidationError:
+        pass
+    else:
+        try:
+            return Recorded(
+                envelope=envelope,
+                event=REGISTRY.load(envelope.event_type, envelope.schema_version, envelope.payload),
+            )
+        except (UnknownEventType, ValidationError, ValueError):
+            pass
     try:
         raw = json.loads(message.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -259,15 +276,23 @@ class ReactionRunner:
                 backoff = min(backoff * 2, 5.0)
 
     async def handle_batch(self, messages: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Handle a fetched batch in one transaction: first all at once (one inbox insert, no
+        savepoints); if any handler fails, that transaction is rolled back and the batch is handled
+        again message by message, each in a savepoint, so only the failing one is dead-lettered."""
         after_commit: list[Callable[[], Awaitable[None]]] = []
         poison: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
-        async with self.runtime.pool.acquire() as conn, conn.transaction():
-            for message in messages:
-                reason = await self._handle_one(conn, message, after_commit)
-                if reason is not None:
-                    poison.append((message, reason))
-            for message, reason in poison:
-                await self._record_dead_letter(conn, message, reason)
+        try:
+            await self._handle_batch_at_once(messages, after_commit, poison)
+        except _HandleOneByOne:
+            after_commit.clear()
+            poison.clear()
+            async with self.runtime.pool.acquire() as conn, conn.transaction():
+                for message in messages:
+                    reason = await self._handle_one(conn, message, after_commit)
+                    if reason is not None:
+                        poison.append((message, reason))
+                for message, reason in poison:
+                    await self._record_dead_letter(conn, message, reason)
         self.processed += len(messages)
         for message, reason in poison:
             await self._publish_dead_letter(message, reason)
@@ -277,6 +302,81 @@ class ReactionRunner:
             except Exception as error:
                 log.warning("after_commit_failed", consumer=self.consumer_name, error=repr(error)[:300])
 
+    def _read(self, message: ConsumerRecord[bytes, bytes]) -> Recorded | str | None:
+        """The message's event if this reaction handles it, None if it does not, or the reason it
+        is poison."""
+        event_type = ""
+        for key, value in message.headers or ():
+            if key == "event_type":
+                event_type = value.decode("latin-1", "replace")
+                break
+        if event_type and event_type not in self.reaction.handles and REGISTRY.knows(event_type):
+            return None  # a well-known event this reaction does not care about
+        try:
+            rec = decode(message)
+        except Poison as error:
+            return str(error)
+        return rec if rec.envelope.event_type in self.reaction.handles else None
+
+    def _consume_span(self, message: ConsumerRecord[bytes, bytes], rec: Recorded) -> Any:
+        """The CONSUMER span of one message, in the trace its headers carry (the appending request's)."""
+        return self.runtime.tracer.start_as_current_span(
+            f"consume {rec.envelope.event_type}",
+            context=context_from_kafka_headers(message.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={**span_attributes(rec.envelope), "messaging.consumer.group.name": self.group_id},
+        )
+
+    async def _handle_batch_at_once(
+        self,
+        messages: list[ConsumerRecord[bytes, bytes]],
+        after_commit: list[Callable[[], Awaitable[None]]],
+        poison: list[tuple[ConsumerRecord[bytes, bytes], str]],
+    ) -> None:
+        """The common case: every message is fine. One inbox insert for the batch, each handler in
+        the batch's transaction; any handler's error raises `_HandleOneByOne` (rolling it all back)."""
+        handled: list[tuple[ConsumerRecord[bytes, bytes], Recorded]] = []
+        for message in messages:
+            read = self._read(message)
+            if isinstance(read, str):
+                poison.append((message, read))
+            elif read is not None:
+                handled.append((message, read))
+        async with self.runtime.pool.acquire() as conn, conn.transaction():
+            fresh: set[Any] = set()
+            if handled:
+                fresh = {
+                    row[0]
+                    for row in await conn.fetch(
+                        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[]) "
+                        "ON CONFLICT DO NOTHING RETURNING event_id",
+                        self.consumer_name,
+                        [rec.envelope.event_id for _, rec in handled],
+                    )
+                }
+            for message, rec in handled:
+                with self._consume_span(message, rec) as span:
+                    if rec.envelope.event_id not in fresh:
+                        span.set_attribute("inbox.duplicate", True)
+                        continue
+                    fresh.discard(rec.envelope.event_id)  # the same event twice in one batch: once
+                    ctx = ReactionContext(runtime=self.runtime, conn=conn, message=message)
+                    corr = context.correlation_id.set(rec.envelope.correlation_id)
+                    caus = context.causation_id.set(rec.envelope.event_id)
+                    try:
+                        await self.reaction.handler(ctx, rec)
+                    except TRANSIENT_DB_ERRORS:
+                        raise
+                    except Exception as error:
+                        span.set_attribute("consume.retried_alone", True)
+                        raise _HandleOneByOne from error
+                    finally:
+                        context.correlation_id.reset(corr)
+                        context.causation_id.reset(caus)
+                    after_commit.extend(ctx._after_commit)
+            for message, reason in poison:
+                await self._record_dead_letter(conn, message, reason)
+
     async def _handle_one(
         self,
         conn: Conn,
@@ -284,25 +384,11 @@ class ReactionRunner:
         after_commit: list[Callable[[], Awaitable[None]]],
     ) -> str | None:
         """Handle one message in a savepoint. Returns the reason when it must be dead-lettered."""
-        headers = dict(message.headers or [])
-        event_type = headers.get("event_type", b"").decode("latin-1", "replace")
-        if event_type and event_type not in self.reaction.handles and REGISTRY.knows(event_type):
-            return None  # a well-known event this reaction does not care about
-        try:
-            rec = decode(message)
-        except Poison as error:
-            return str(error)
-        if rec.envelope.event_type not in self.reaction.handles:
-            return None
+        rec = self._read(message)
+        if rec is None or isinstance(rec, str):
+            return rec
         ctx = ReactionContext(runtime=self.runtime, conn=conn, message=message)
-        parent = context_from_kafka_headers(message.headers)
-        tracer = self.runtime.tracer
-        with tracer.start_as_current_span(
-            f"consume {rec.envelope.event_type}",
-            context=parent,
-            kind=SpanKind.CONSUMER,
-            attributes={**span_attributes(rec.envelope), "messaging.consumer.group.name": self.group_id},
-        ) as span:
+        with self._consume_span(message, rec) as span:
             corr = context.correlation_id.set(rec.envelope.correlation_id)
             caus = context.causation_id.set(rec.envelope.event_id)
             try:
