@@ -9,6 +9,7 @@ reaches onboarding, which marks the integrator live (see `assert_ism_path`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import Counter
@@ -25,6 +26,7 @@ from platform_cli.demo import Journey
 from platform_cli.traces import read_spans, render, trace_tree
 from sim_logistics import app as sims_app
 from support import app as support_app
+from tests.support.waiting import eventually
 
 CONTACT = "jeanne@telecom-exemple.fr"  # the integrator's contact (platform_cli.samples.registration)
 REQUESTER = "luc.bernard@telecom-exemple.fr"  # who asked the ticket
@@ -94,10 +96,19 @@ async def test_one_integrator_goes_live_and_one_ticket_is_rated_traced_and_maile
             # Every expected email exists exactly once, sent, and is in the sink under its Message-ID
             for (event_type, template, _), _count in EXPECTED_EMAILS.items():
                 assert template in {rule.template for rule in MAPPING[event_type]}, (event_type, template)
-            got = Counter((e.source_event_type, e.template, e.recipients[0]) for e in report.emails)
+
+            async def every_expected_email() -> list:
+                # Each topic is consumed at its own pace: wait (bounded) for the slowest, then compare.
+                emails = await journey.emails()
+                return emails if set(_pairs(emails)) >= set(EXPECTED_EMAILS) else []
+
+            emails = await eventually(every_expected_email, what="every expected email sent")
+            await asyncio.sleep(0.5)  # a duplicate would show up now
+            emails = await journey.emails()
+            got = _pairs(emails)
             assert got == EXPECTED_EMAILS, got - EXPECTED_EMAILS or EXPECTED_EMAILS - got
-            assert all(e.status == "sent" and len(e.recipients) == 1 for e in report.emails)
-            assert all(e.path is not None and e.path.exists() for e in report.emails)
+            assert all(e.status == "sent" and len(e.recipients) == 1 for e in emails)
+            assert all(e.path is not None and e.path.exists() for e in emails)
             assert len(list(sink.directory.glob("*.eml"))) == sum(EXPECTED_EMAILS.values())
 
             # The production order's request is one trace across services, to the email sent
@@ -115,10 +126,21 @@ async def test_one_integrator_goes_live_and_one_ticket_is_rated_traced_and_maile
                 ("notifier", "consume ProductionOrdered"),
                 ("notifier", "send email"),
             } <= seen, tree
-            # The relay's publish span is in the same trace (named after the event or the topic).
-            assert any(s.service == "sim-logistics" and s.name.startswith("publish ") for s in trace), tree
             append = next(s for s in trace if s.name == "append" and s.service == "sim-logistics")
             assert "ProductionOrdered" in append.attributes["event.types"]
+            # The relay: it publishes a batch of events in one PRODUCER span linked to each event's
+            # append span (OTel's batch-publish shape, chassis/relay.py), while each message carries the
+            # request's own trace context, so the consumers below stay in this trace id. A per-event
+            # publish span inside the trace would do as well.
+            relay = [
+                s
+                for s in spans
+                if s.service == "sim-logistics"
+                and s.name.startswith("publish ")
+                and ((trace_id, append.span_id) in s.links or s.parent_id == append.span_id)
+            ]
+            assert relay, tree
+            assert f"{relay[0].name}" in tree  # `platform trace` shows it under the append
             [sent] = [s for s in trace if s.name == "send email"]
             assert sent.attributes["email.template"] == "production_ordered", tree
             assert sent.attributes["event.type"] == "ProductionOrdered"
@@ -151,6 +173,10 @@ async def test_one_integrator_goes_live_and_one_ticket_is_rated_traced_and_maile
         assert time.monotonic() - started < 60, f"the journey took {time.monotonic() - started:.1f}s"
     finally:
         sink.stop()
+
+
+def _pairs(emails: list) -> Counter:
+    return Counter((e.source_event_type, e.template, e.recipients[0]) for e in emails)
 
 
 def assert_ism_path(timeline: list[dict]) -> None:

@@ -67,6 +67,11 @@ def clock_offset_for_support_hours(now: datetime, length: timedelta = timedelta(
     return next_support_slot(now, length) - now
 
 
+def _hours(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}"
+
+
 def traceparent() -> tuple[str, str]:
     """A fresh W3C trace context: the services continue the trace it names, so its id is known here."""
     trace_id = secrets.token_hex(16)
@@ -319,7 +324,7 @@ class Journey:
             )
             raise JourneyFailed(
                 f"the validation call is held in support hours (09–12, 14–18 Mon–Fri, Paris); the next slot "
-                f"is {starts_at.astimezone(PARIS):%a %d %b %H:%M} Paris time, {wait} from now. Run `make demo` "
+                f"is {starts_at.astimezone(PARIS):%a %d %b %H:%M} Paris time, {_hours(wait)} from now. Run `make demo` "
                 f"(its embedded platform's clock is moved into support hours), or restart `make run` with "
                 f"DEV_CLOCK_OFFSET_SECONDS={suggested}."
             )

@@ -162,8 +162,8 @@ def show(report: JourneyReport, traces_dir: Path) -> None:
     text.append(
         "The production order's request is trace "
         + trace_id
-        + ": from the HTTP request in sim-logistics through the event store, the relay, onboarding's and "
-        "the notifier's consumers, to the email sent. See it with:\n"
+        + ": from the HTTP request in sim-logistics through the event store, the relay (its batch span is "
+        "linked to the append), onboarding's and the notifier's consumers, to the email sent. See it with:\n"
     )
     text.append(f"  uv run platform trace {trace_id}{option}\n", style="bold")
     text.append(
