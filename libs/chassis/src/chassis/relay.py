@@ -21,7 +21,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 from opentelemetry import trace
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 
 from chassis import kafka
 from chassis.db import Conn
@@ -36,6 +45,11 @@ BATCH = 2000
 _PARTITIONER = DefaultPartitioner()
 #: Events linked from one publish span: the SDK keeps 128 links per span by default (SpanLimits).
 LINKS_PER_SPAN = 128
+#: A batch this small (the relay keeping up: a command's events) gets a span per event, a child of
+#: the appending span, so the request's own trace shows its publication. A larger one (a backlog, a
+#: burst, a republish) gets a span per `LINKS_PER_SPAN` events, linked to each appending span: a span
+#: per event there cost as much as the publishing itself.
+SPAN_PER_EVENT_UP_TO = 32
 
 #: The next committed events, each as the message it becomes: PostgreSQL writes the envelope around
 #: the stored payload (no decode and re-encode in Python) and hands key, value and headers as bytes.
@@ -68,8 +82,8 @@ LIMIT $3
 """
 
 
-def _link_of(traceparent: bytes | None) -> Link | None:
-    """A link to the span that appended an event, from its stored W3C traceparent
+def _span_context_of(traceparent: bytes | None) -> SpanContext | None:
+    """The span that appended an event, from its stored W3C traceparent
     (`00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`); None when there is none or it is malformed."""
     if traceparent is None or len(traceparent) != 55:
         return None
@@ -82,7 +96,12 @@ def _link_of(traceparent: bytes | None) -> Link | None:
         )
     except ValueError:
         return None
-    return Link(context) if context.is_valid else None
+    return context if context.is_valid else None
+
+
+def _link_of(traceparent: bytes | None) -> Link | None:
+    context = _span_context_of(traceparent)
+    return Link(context) if context is not None else None
 
 
 class Relay:
@@ -276,10 +295,9 @@ class Relay:
 
         Messages go in record batches built here, one per partition (aiokafka's `send_batch`), with
         the partition the producer's own partitioner gives the key (cached per key: murmur2 in pure
-        Python cost more than the rest of a message). One PRODUCER span per chunk of
-        `LINKS_PER_SPAN` events, linked to each event's stored context; each message's headers carry
-        that stored context itself (the request that appended it), so every consumer continues the
-        original trace (P7) while the relay pays for a span per chunk, not per event."""
+        Python cost more than the rest of a message). Each message's headers carry the event's stored
+        trace context itself (the request that appended it), so every consumer continues the
+        original trace (P7) however the relay's own spans are cut (`SPAN_PER_EVENT_UP_TO`)."""
         producer = self._producer
         assert producer is not None
         topic = self.topic
@@ -291,26 +309,28 @@ class Relay:
         builders: dict[int, Any] = {}
         futures: list[asyncio.Future[Any]] = []
         sent: Counter[int] = Counter()
-        spans = []
+        spans: list[Span] = []
         try:
             for start in range(0, len(rows), LINKS_PER_SPAN):
                 chunk = rows[start : start + LINKS_PER_SPAN]
                 # One link per appending span: a command's events share theirs.
                 traceparents = dict.fromkeys(row["traceparent"] for row in chunk)
-                links = [link for link in map(_link_of, traceparents) if link is not None]
-                spans.append(
-                    self.tracer.start_span(
-                        f"publish {topic}",
-                        kind=SpanKind.PRODUCER,
-                        links=links,
-                        attributes={
-                            "messaging.system": "kafka",
-                            "messaging.operation.type": "send",
-                            "messaging.destination.name": topic,
-                            "messaging.batch.message_count": len(chunk),
-                        },
+                if len(rows) <= SPAN_PER_EVENT_UP_TO:
+                    spans.extend(map(self._event_span, chunk))
+                else:
+                    spans.append(
+                        self.tracer.start_span(
+                            f"publish {topic}",
+                            kind=SpanKind.PRODUCER,
+                            links=[link for link in map(_link_of, traceparents) if link is not None],
+                            attributes={
+                                "messaging.system": "kafka",
+                                "messaging.operation.type": "send",
+                                "messaging.destination.name": topic,
+                                "messaging.batch.message_count": len(chunk),
+                            },
+                        )
                     )
-                )
                 for row in chunk:
                     key = row["key"]
                     partition = partition_of.get(key)
@@ -345,6 +365,24 @@ class Relay:
         finally:
             for span in spans:
                 span.end()
+
+    def _event_span(self, row: asyncpg.Record) -> Span:
+        """A PRODUCER span of one event, a child of its appending span (in the request's trace)."""
+        parent = _span_context_of(row["traceparent"])
+        event_type = row["event_type"].decode()
+        return self.tracer.start_span(
+            f"publish {event_type}",
+            context=trace.set_span_in_context(NonRecordingSpan(parent)) if parent is not None else None,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": self.topic,
+                "integrator.id": row["key"].decode(),
+                "event.type": event_type,
+                "event.id": row["event_id"].decode(),
+            },
+        )
 
     async def _check_broker_kept_our_messages(self) -> None:
         """The embedded broker keeps its log in memory: after a restart our topic is empty although the
