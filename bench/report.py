@@ -39,6 +39,7 @@ def print_table(report: dict[str, Any]) -> None:
             f"{figure['chassis']['events']:,}",
         )
     console.print(table)
+    print_platform_table(console, report)
     load = report.get("load")
     if load:
         console.print(
@@ -54,3 +55,82 @@ def print_table(report: dict[str, Any]) -> None:
             )
             for fn in figure["profile"]["top_functions"][:5]:
                 console.print(f"  {fn['own_share']:>5.1%}  {fn['function']}  ({fn['calls']:,} calls)")
+
+
+def _ms(figure: dict[str, Any] | None) -> str:
+    if not figure:
+        return "—"
+    return f"p50 {figure['p50_ms']:,} / p99 {figure['p99_ms']:,} ms"
+
+
+def print_platform_table(console: Console, report: dict[str, Any]) -> None:
+    """The whole platform (`make run`'s processes): throughput, latency, memory, cold start."""
+    e2e, latency = report.get("e2e"), report.get("latency")
+    memory, cold = report.get("memory"), report.get("cold_start")
+    if not (e2e or latency or memory or cold):
+        return
+    table = Table(title="the whole platform — every service its own process, on the same 2 cores")
+    table.add_column("figure")
+    table.add_column("platform", justify="right")
+    table.add_column("baseline", justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_column("target", justify="right")
+
+    def verdict(ok: bool, text: str) -> str:
+        colour = "green" if ok else "red"
+        return f"[{colour}]{text}[/{colour}]"
+
+    if e2e:
+        ok = e2e["commands_per_second"] >= e2e["target_commands_per_second"]
+        table.add_row(
+            "End to end: HTTP → store → relay → notifier projection",
+            verdict(ok, f"{e2e['commands_per_second']:,} cmd/s"),
+            f"{e2e['baseline_messages_per_second']:,} msg/s\n[dim]raw aiokafka produce + consume[/dim]",
+            f"{e2e['ratio']:.3f}",
+            f"≥ {e2e['target_commands_per_second']:,} cmd/s",
+        )
+    if latency and latency.get("command_to_projection"):
+        target = latency["target_p99_ms"]
+        base = _ms(latency["baseline_produce_to_consume"])
+        for label, key, ratio in (
+            ("command → projection", "command_to_projection", "projection_p99_ratio_to_raw"),
+            ("command → email file", "command_to_email", "email_p99_ratio_to_raw"),
+        ):
+            fig = latency[key]
+            table.add_row(
+                f"Latency at {latency['rate_per_second']:g} cmd/s: {label}",
+                verdict(fig["p99_ms"] <= target, _ms(fig)),
+                f"{base}\n[dim]raw produce → consume, fetch wait {latency['fetch_max_wait_ms']} ms[/dim]",
+                f"{latency[ratio]:.1f} (p99)",
+                f"p99 ≤ {target} ms",
+            )
+        for run in latency["runs"][1:]:
+            table.add_row(
+                f"  at {run['rate_per_second']:g} cmd/s",
+                f"{_ms(run['command_to_projection'])}\n{_ms(run['command_to_email'])} (email)",
+                "",
+                "",
+                "",
+            )
+    if memory:
+        for name, fig in memory["peak_rss_mb"].items():
+            table.add_row(
+                f"Peak RSS {name}",
+                verdict(fig["peak_rss_mb"] < memory["target_mb"], f"{fig['peak_rss_mb']} MB"),
+                "—",
+                f"{fig['peak_rss_mb'] / memory['target_mb']:.2f}",
+                f"< {memory['target_mb']} MB",
+            )
+    if cold:
+        table.add_row(
+            "Cold start to all ready",
+            verdict(cold["seconds"] < cold["target_seconds"], f"{cold['seconds']} s"),
+            f"restart {cold['restart_seconds']} s",
+            f"{cold['ratio_to_target']:.2f}",
+            f"< {cold['target_seconds']:g} s",
+        )
+    console.print(table)
+    if e2e:
+        cpu = e2e["saturation"]["cpu_ms_per_command"]
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))
+        console.print(f"[yellow]e2e[/yellow] CPU ms per command at saturation: {parts}")

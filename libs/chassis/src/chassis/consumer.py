@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import json
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
@@ -43,6 +44,9 @@ log = structlog.get_logger()
 
 #: The largest message a consumer accepts; larger is poison (P6).
 MAX_MESSAGE_BYTES = 1_000_000
+#: After-commit actions (emails) under way at once per reaction, off the consumer's loop. Each may
+#: hold two pooled connections (the notifier's send lock, then its record): 4 leave room in a pool of 10.
+AFTER_COMMIT_CONCURRENCY = 4
 
 TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
@@ -94,7 +98,24 @@ class ReactionContext:
         async def in_context() -> None:
             await asyncio.create_task(action(), context=captured)
 
-        self._after_commit.append(in_context)
+        self._after_commit.append(_AfterCommit(in_context, self.message.key if self.message else None))
+
+
+@dataclass(frozen=True)
+class _AfterCommit:
+    """An after-commit action and the key of the message that caused it (its integrator)."""
+
+    run: Callable[[], Awaitable[None]]
+    key: bytes | None
+
+    async def __call__(self) -> None:
+        await self.run()
+
+
+def after_commit_keys(
+    actions: list[Callable[[], Awaitable[None]]],
+) -> list[tuple[Any, Callable[[], Awaitable[None]]]]:
+    return [(getattr(action, "key", None), action) for action in actions]
 
 
 Handler = Callable[[ReactionContext, Recorded], Awaitable[None]]
@@ -162,6 +183,9 @@ class ReactionRunner:
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
+        self._after_commit_slots = asyncio.Semaphore(AFTER_COMMIT_CONCURRENCY)
+        self._after_commit_running: set[asyncio.Task[None]] = set()
+        self._after_commit_last: dict[Any, asyncio.Task[None]] = {}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"reaction:{self.consumer_name}")
@@ -172,6 +196,7 @@ class ReactionRunner:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        await self.drain_after_commit()
         if self._consumer is not None:
             # Leaving the group promptly is polite; a join still pending at the broker must not hold
             # a shutdown for seconds (the broker evicts us at the session timeout anyway).
@@ -296,11 +321,42 @@ class ReactionRunner:
         self.processed += len(messages)
         for message, reason in poison:
             await self._publish_dead_letter(message, reason)
-        for action in after_commit:
-            try:
-                await action()
-            except Exception as error:
-                log.warning("after_commit_failed", consumer=self.consumer_name, error=repr(error)[:300])
+        for key, action in after_commit_keys(after_commit):
+            await self._after_commit_slots.acquire()  # backpressure: at most AFTER_COMMIT_CONCURRENCY
+            task = asyncio.create_task(self._after_commit(action, self._after_commit_last.get(key)))
+            self._after_commit_last[key] = task
+            self._after_commit_running.add(task)
+            task.add_done_callback(functools.partial(self._after_commit_done, key))
+
+    async def _after_commit(
+        self, action: Callable[[], Awaitable[None]], previous: asyncio.Task[None] | None
+    ) -> None:
+        """One after-commit action (an email to send), off the consumer's loop so the next batch is
+        not held by it; after the previous one of the same key, so one integrator's go out in order.
+        What it does is recorded before (the intent), so a crash here loses nothing: the service's
+        own retry finds it (P5)."""
+        try:
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])
+            await action()
+        except Exception as error:
+            log.warning("after_commit_failed", consumer=self.consumer_name, error=repr(error)[:300])
+        finally:
+            self._after_commit_slots.release()
+
+    def _after_commit_done(self, key: Any, task: asyncio.Task[None]) -> None:
+        self._after_commit_running.discard(task)
+        if self._after_commit_last.get(key) is task:
+            del self._after_commit_last[key]
+
+    async def drain_after_commit(self, timeout: float = 5.0) -> None:
+        """Wait for the after-commit actions under way (on stop); what is left, the retry finds."""
+        running = list(self._after_commit_running)
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=timeout)
+        for task in late:
+            task.cancel()
 
     def _read(self, message: ConsumerRecord[bytes, bytes]) -> Recorded | str | None:
         """The message's event if this reaction handles it, None if it does not, or the reason it

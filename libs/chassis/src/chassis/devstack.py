@@ -19,8 +19,8 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -289,6 +289,15 @@ def mail_file_name(message_id: str) -> str:
     return _UNSAFE.sub("_", message_id.strip().strip("<>"))[:200] + ".eml"
 
 
+def message_id_of(content: bytes) -> str | None:
+    """The Message-ID of a raw email, read from its header block only (parsing the whole message with
+    the email package cost the sink ~3 ms an email). A folded value is unfolded."""
+    head = content.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    parsed = BytesHeaderParser(policy=policy.default).parsebytes(head + b"\r\n\r\n")
+    value = parsed.get("Message-ID")
+    return str(value).strip() or None if value is not None else None
+
+
 class MailSink:
     """An SMTP server (aiosmtpd) that writes every email it receives to `<dir>/<message-id>.eml`."""
 
@@ -300,9 +309,7 @@ class MailSink:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content: bytes = envelope.original_content or envelope.content
-        message = message_from_bytes(content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        message_id = str(message.get("Message-ID") or f"no-id-{time.time_ns()}")
+        message_id = message_id_of(content) or f"no-id-{time.time_ns()}"
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / mail_file_name(message_id)
         tmp = target.with_suffix(".tmp")
