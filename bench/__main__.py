@@ -237,6 +237,8 @@ async def _whole_platform_load(
     await e2e.latency(platform, 20, 20, 20, args.timeout)
     print(f"whole platform: {args.e2e_commands:,} registrations at saturation…", file=sys.stderr)
     saturated = await e2e.saturation(platform, args.e2e_commands, args.e2e_concurrency, args.timeout)
+    await asyncio.sleep(1.0)  # the services export their spans every 0.5 s
+    saturated["span_profile"] = e2e.span_profile(platform.embedded.data_dir / "traces")
     runs = []
     for rate in rates:
         print(

@@ -23,6 +23,7 @@ import json
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -292,6 +293,85 @@ class RssWatch:
         }
 
 
+def span_profile(traces_dir: Path, top: int = 15) -> list[dict[str, Any]]:
+    """Where a command's time goes, from the services' own spans: per (service, span name), how many,
+    their p50/p99 and their total seconds — the biggest totals first."""
+    from platform_cli.traces import read_spans
+
+    durations: dict[tuple[str, str], list[float]] = {}
+    for span in read_spans(traces_dir):
+        durations.setdefault((span.service, span.name), []).append(span.ms)
+    rows = []
+    for (service, name), values in durations.items():
+        values.sort()
+        rows.append(
+            {
+                "service": service,
+                "span": name,
+                "count": len(values),
+                "p50_ms": round(values[len(values) // 2], 2),
+                "p99_ms": round(values[min(len(values) - 1, int(len(values) * 0.99))], 2),
+                "total_seconds": round(sum(values) / 1000, 2),
+            }
+        )
+    rows.sort(key=lambda r: -r["total_seconds"])
+    return rows[:top]
+
+
+class PySpy:
+    """py-spy sampling of service processes during a phase, when `py-spy` is on PATH
+    (`uv tool install py-spy`): own-time top functions, with and without the GIL held."""
+
+    def __init__(self, pids: dict[str, int], seconds: float, out: Path) -> None:
+        self.binary = shutil.which("py-spy")
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.out = out
+        if self.binary is None:
+            return
+        for name, pid in pids.items():
+            self.procs[name] = subprocess.Popen(
+                [self.binary, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "-f", "raw",
+                 "-o", str(out / f"py-spy-{name}.txt"), "--nonblocking"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+
+    def report(self, top: int = 12) -> dict[str, Any] | None:
+        if self.binary is None:
+            return None
+        out: dict[str, Any] = {}
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                continue
+            path = self.out / f"py-spy-{name}.txt"
+            if path.exists():
+                out[name] = _collapsed_top(path, top)
+        return out
+
+
+def _collapsed_top(path: Path, top: int) -> dict[str, Any]:
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            if "chassis/" in frame or "notifier/" in frame or "onboarding/" in frame:
+                inclusive[frame] = inclusive.get(frame, 0) + n
+    share = {k: round(v / total, 3) for k, v in sorted(own.items(), key=lambda kv: -kv[1])[:top]}
+    ours = {k: round(v / total, 3) for k, v in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]}
+    return {"samples": total, "own_share": share, "inclusive_share_of_our_code": ours}
+
+
 def _hwm(pid: int) -> int:
     """VmHWM: the process's peak RSS since it started, from the kernel."""
     with contextlib.suppress(OSError):
@@ -347,6 +427,11 @@ async def saturation(
 
     rss.start()
     cpu = CpuWatch(platform)
+    spy = PySpy(
+        {k: v for k, v in platform.pids().items() if k in ("onboarding", "notifier")},
+        seconds=min(15.0, max(3.0, n / 150)),
+        out=platform.embedded.data_dir,
+    )
     started = time.perf_counter()
     try:
         clients = asyncio.gather(*(client() for _ in range(concurrency)))
@@ -374,6 +459,8 @@ async def saturation(
         "services": memory,
         "cpu_seconds_to_last_email": cpu_seconds,
         "cpu_ms_per_command": {k: round(v * 1000 / n, 2) for k, v in cpu_seconds.items()},
+        "machine": cpu.machine_busy(),
+        "py_spy": spy.report(),
     }
 
 

@@ -1,0 +1,68 @@
+"""P2: the relay reads in transaction-id order as numbers, not as text.
+
+The batch query once selected `tx_id::text AS tx_id` and ordered by `tx_id`, which PostgreSQL takes
+as the text alias: transaction 100 sorted before transaction 99. A batch cut between them advanced
+the checkpoint past 99, so that event was never published. Transaction ids cross such a boundary
+(…9,999 → …10,000) as any busy database ages; here the rows carry chosen ids instead.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer
+
+from chassis import relay as relay_module
+from chassis.context import new_id
+from chassis.relay import Relay
+from contracts import topics
+from tests.support import chassis_app
+from tests.support.waiting import eventually
+
+
+async def test_events_straddling_a_digit_boundary_of_the_transaction_id_are_all_relayed_in_order(
+    service, stack, monkeypatch
+):
+    async with service(chassis_app, run_relay=False, run_reactions=False) as svc:
+        rt = svc.runtime
+        # Two committed events whose transactions are 99 and 100 (both long finished, so below any
+        # snapshot's xmin): numerically 99 comes first, as text "100" does.
+        for tx_id, sender in (("99", "tx-99"), ("100", "tx-100")):
+            await rt.pool.execute(
+                "INSERT INTO events (tx_id, event_id, stream_id, stream_version, event_type, schema_version, "
+                "integrator_id, occurred_at, correlation_id, payload) "
+                "VALUES ($1::text::xid8, $2, $3, 1, 'ConfigurationSheetSent', 1, 'i-order', $4, $5, $6::jsonb)",
+                tx_id,
+                new_id(),
+                f"stream-{sender}",
+                datetime.now(UTC),
+                new_id(),
+                json.dumps({"sent_by": sender}),
+            )
+        monkeypatch.setattr(relay_module, "BATCH", 1)  # one event per batch: the cut falls between them
+        relay = Relay(rt.name, rt.topic, rt.settings, rt.pool, rt.tracer)
+        relay.start()
+        try:
+            published = await eventually(lambda: _senders(stack, rt, expect=2), what="both events relayed")
+        finally:
+            await relay.stop()
+        assert published == ["tx-99", "tx-100"]
+
+
+async def _senders(stack, rt, expect: int) -> list[str] | None:
+    consumer = AIOKafkaConsumer(
+        rt.settings.topic(topics.ONBOARDING),
+        bootstrap_servers=stack.kafka.bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        fetch_max_wait_ms=20,
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=1000)
+        # One integrator: one partition, in publication order.
+        senders = [json.loads(m.value)["payload"]["sent_by"] for msgs in batches.values() for m in msgs]
+    finally:
+        await consumer.stop()
+    return senders if len(senders) >= expect else None
