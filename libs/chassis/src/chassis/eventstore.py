@@ -152,27 +152,34 @@ class EventStore:
             recorded.append(Recorded(envelope=envelope, event=event, trace_context=carrier))
         try:
             async with conn.transaction():  # a savepoint: a conflict leaves the caller's transaction usable
+                # The relay's wake-up (NOTIFY, delivered at commit) goes with the insert: one round
+                # trip, not two; a conflict rolls both back with the savepoint.
                 positions = await conn.fetch(
                     """
-                    INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version,
-                                        integrator_id, occurred_at, correlation_id, causation_id,
-                                        payload, trace_context)
-                    SELECT u.event_id, u.stream_id, u.stream_version, u.event_type, u.schema_version,
-                           u.integrator_id, u.occurred_at, u.correlation_id, u.causation_id,
-                           u.payload::jsonb, u.trace_context::jsonb
-                    FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[],
-                                $7::timestamptz[], $8::uuid[], $9::uuid[], $10::text[], $11::text[])
-                      AS u(event_id, stream_id, stream_version, event_type, schema_version, integrator_id,
-                           occurred_at, correlation_id, causation_id, payload, trace_context)
-                    RETURNING position
+                    WITH appended AS (
+                        INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version,
+                                            integrator_id, occurred_at, correlation_id, causation_id,
+                                            payload, trace_context)
+                        SELECT u.event_id, u.stream_id, u.stream_version, u.event_type, u.schema_version,
+                               u.integrator_id, u.occurred_at, u.correlation_id, u.causation_id,
+                               u.payload::jsonb, u.trace_context::jsonb
+                        FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[],
+                                    $7::timestamptz[], $8::uuid[], $9::uuid[], $10::text[], $11::text[])
+                          AS u(event_id, stream_id, stream_version, event_type, schema_version, integrator_id,
+                               occurred_at, correlation_id, causation_id, payload, trace_context)
+                        RETURNING position
+                    )
+                    SELECT appended.position
+                    FROM appended CROSS JOIN (SELECT pg_notify($12, '')) AS wake
+                    ORDER BY appended.position
                     """,
                     *[list(col) for col in zip(*rows, strict=True)],
+                    APPENDED_CHANNEL,
                 )
         except asyncpg.UniqueViolationError as error:
             if "stream_id" in str(error.constraint_name or "") or "stream" in str(error):
                 raise ConcurrencyConflict(stream_id, expected_version) from None
             raise
-        await conn.execute("SELECT pg_notify($1, '')", APPENDED_CHANNEL)
         return [
             Recorded(
                 envelope=r.envelope, event=r.event, position=p["position"], trace_context=r.trace_context

@@ -131,6 +131,7 @@ class Relay:
         self._stopping = False
         #: Messages per partition in the last batch that reached each partition (see `_lag_allowed`).
         self._last_slices: dict[int, int] = {}
+        self._checkpoint_cache: tuple[str, int, int] | None = None
         self._partitions: list[int] = []
         self._partition_of: dict[bytes, int] = {}
         #: The next batch being read while the current one is sent: ((tx_id, position) it starts after, task).
@@ -190,6 +191,7 @@ class Relay:
                 self.is_leader = False
                 await asyncio.sleep(1.0)
             self.is_leader = True
+            self._checkpoint_cache = None
             log.info("relay_leader", service=self.service)
             try:
                 await lock_conn.add_listener(APPENDED_CHANNEL, self._on_notify)
@@ -222,13 +224,18 @@ class Relay:
         self._wake.set()
 
     async def _checkpoint(self, conn: Conn) -> tuple[str, int, int]:
+        """Where publication stands. Kept in memory between batches while this relay leads (it is the
+        only writer then); read from the table when it starts leading or after a broker wipe."""
+        if self._checkpoint_cache is not None:
+            return self._checkpoint_cache
         row = await conn.fetchrow(
             "SELECT tx_id::text AS tx_id, position, published FROM relay_checkpoint WHERE name = $1",
             self.topic,
         )
-        if row is None:
-            return ("0", 0, 0)
-        return (row["tx_id"], row["position"], row["published"])
+        self._checkpoint_cache = (
+            ("0", 0, 0) if row is None else (row["tx_id"], row["position"], row["published"])
+        )
+        return self._checkpoint_cache
 
     async def publish_once(self) -> bool:
         """Publish the next batch of committed events. Returns True when there may be more right away
@@ -267,6 +274,7 @@ class Relay:
                 last["position"],
                 published + len(rows),
             )
+            self._checkpoint_cache = (last["tx_id"], last["position"], published + len(rows))
             self.published_total += len(rows)
             return len(rows) == BATCH
 
@@ -419,6 +427,8 @@ class Relay:
                     self.settings, [self.topic.removeprefix(self.settings.kafka_topic_prefix)]
                 )
                 await conn.execute("DELETE FROM relay_checkpoint WHERE name = $1", self.topic)
+                self._checkpoint_cache = None
+                self._drop_prefetch()
                 self._last_slices.clear()
 
     def _lag_allowed(self) -> int:
