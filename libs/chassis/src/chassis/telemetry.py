@@ -171,7 +171,9 @@ def make_tracer_provider(service: str, otlp_endpoint: str | None, traces_dir: Pa
         exporter = OtlpJsonLinesExporter(traces_dir / f"{service}.jsonl")
     # A queue deep enough for a consumer's burst (a span per message) between two exports.
     provider.add_span_processor(
-        BatchSpanProcessor(exporter, schedule_delay_millis=500, max_queue_size=8192, max_export_batch_size=1024)
+        BatchSpanProcessor(
+            exporter, schedule_delay_millis=500, max_queue_size=8192, max_export_batch_size=1024
+        )
     )
     return provider
 
