@@ -1,10 +1,13 @@
 """Reactions: idempotent Kafka consumers (P3) with a dead-letter topic for poison messages (P6).
 
-Each poll's batch is handled in one database transaction, each message in a savepoint: the inbox row
-`(consumer, event_id)` and the message's effects commit together, and the offsets are committed to
-Kafka only after the database commit (at-least-once; a redelivery finds its inbox row and changes
-nothing). A message that cannot be read, or that the domain refuses, goes to the dead-letter topic and
-table with its reason, and the consumer goes on. A database outage stops the batch and retries it.
+Each poll's batch is handled in one database transaction: the inbox rows `(consumer, event_id)` and
+the messages' effects commit together, and the offsets are committed to Kafka only after the database
+commit (at-least-once; a redelivery finds its inbox row and changes nothing). The batch is first
+handled at once (one inbox insert, no savepoints); if a handler fails, that transaction is rolled back
+and the batch is handled again with each message in a savepoint, so a message that cannot be read, or
+that the domain refuses, goes alone to the dead-letter topic and table with its reason, and the
+consumer goes on. A database outage stops the batch and retries it. After-commit actions (emails) run
+off the consumer's loop, a few at once, in order per message key.
 """
 
 from __future__ import annotations
