@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -14,6 +14,18 @@ from chassis.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from chassis.runtime import ServiceRuntime
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a service on uvloop (libuv's event loop; socket I/O is the bulk of a service's work: at a
+    fixed 40 commands/s it took 10-20 % less CPU per command than asyncio's loop, bench/README.md),
+    or on asyncio where uvloop is not installed."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def service_cli(
@@ -43,6 +55,7 @@ def service_cli(
                 lifespan="off",
                 log_level="warning",
                 access_log=False,
+                http="httptools",
             )
             server = uvicorn.Server(config)
             try:
@@ -50,7 +63,7 @@ def service_cli(
             finally:
                 await rt.stop()
 
-        asyncio.run(main())
+        run_event_loop(main())
 
     @app.command()
     def migrate() -> None:
