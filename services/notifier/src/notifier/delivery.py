@@ -10,17 +10,28 @@ more — with the same Message-ID, so it is recognisably the same email (the sin
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import structlog
 
 from chassis.runtime import ServiceRuntime
 from notifier.domain import emails
-from notifier.mailer import compose, send
+from notifier.mailer import Mailer, compose
 
 log = structlog.get_logger()
 
 #: Emails one schedule run looks at; the next run takes the rest.
 BATCH = 100
+
+#: Each runtime's mailer: its SMTP connections are kept open from one email to the next.
+_MAILERS: WeakKeyDictionary[ServiceRuntime, Mailer] = WeakKeyDictionary()
+
+
+def mailer_of(runtime: ServiceRuntime) -> Mailer:
+    mailer = _MAILERS.get(runtime)
+    if mailer is None:
+        mailer = _MAILERS[runtime] = Mailer(runtime.settings)
+    return mailer
 
 
 async def deliver(runtime: ServiceRuntime, email_id: str) -> None:
@@ -53,7 +64,7 @@ async def deliver(runtime: ServiceRuntime, email_id: str) -> None:
                     message = compose(
                         email.intended, intended_at=history[0].envelope.occurred_at, settings=settings
                     )
-                    await send(message, email.intended.recipients, settings)
+                    await mailer_of(runtime).send(message, email.intended.recipients)
                 except Exception as error:  # SMTP refusal, connection, rendering: all recorded, retried
                     reason = f"{type(error).__name__}: {error}"
                     span.set_attribute("email.error", reason[:200])

@@ -7,7 +7,11 @@ it is (re)sent — and ops read it composed the same way, with personal links hi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import socket
+import time
 from datetime import datetime
 from email import policy
 from email.headerregistry import Address
@@ -126,17 +130,95 @@ def compose(
     return message
 
 
-async def send(message: EmailMessage, recipients: list[str], settings: Any) -> None:
-    """Hand the message to the SMTP server; raises on any refusal or connection problem."""
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    await aiosmtplib.send(
-        message,
-        sender=_address(settings.mail_from).addr_spec,
-        recipients=recipients,
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        username=settings.smtp_username,
-        password=password,
-        start_tls=settings.smtp_starttls,
-        timeout=settings.smtp_timeout_seconds,
-    )
+#: At most this many SMTP connections per mailer, each carrying one conversation at a time.
+MAX_CONNECTIONS = 4
+#: A connection unused for this long is closed, and a new one opened for the next email: well
+#: under the 5 minutes an SMTP server waits for a command (RFC 5321 §4.5.3.2.7) before it hangs up.
+IDLE_SECONDS = 30.0
+
+
+class Mailer:
+    """Hands messages to the SMTP server over connections kept open and reused.
+
+    Each email is one conversation (MAIL, RCPT, DATA) on a connection that no other email uses
+    meanwhile. A connection that failed in any way, that the server closed, or that sat idle for
+    `IDLE_SECONDS` is dropped, and the next email opens a new one. A send error raises, as a new
+    connection per email did: the caller records it as a failed attempt, nothing is retried here.
+    """
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.sender = _address(settings.mail_from).addr_spec
+        self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        #: Connected clients not in use, with when each was last used (monotonic).
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._local_hostname: str | None = None
+        self._reaper: asyncio.TimerHandle | None = None
+
+    async def send(self, message: EmailMessage, recipients: list[str]) -> None:
+        """Hand the message to the SMTP server; raises on any refusal or connection problem."""
+        async with self._slots:
+            client = await self._take()
+            try:
+                await client.send_message(message, sender=self.sender, recipients=recipients)
+            except BaseException:
+                client.close()  # whatever state it is in, it is not reused
+                raise
+            self._idle.append((client, time.monotonic()))
+            self._schedule_reap()
+
+    async def _take(self) -> aiosmtplib.SMTP:
+        now = time.monotonic()
+        while self._idle:
+            client, last_used = self._idle.pop()  # the most recently used first
+            if client.is_connected and now - last_used < IDLE_SECONDS:
+                return client
+            client.close()
+        return await self._connect()
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        settings = self.settings
+        if self._local_hostname is None:
+            # What aiosmtplib would say in EHLO, resolved once instead of once per connection.
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        client = aiosmtplib.SMTP(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=password,
+            start_tls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout_seconds,
+            local_hostname=self._local_hostname,
+        )
+        await client.connect()
+        return client
+
+    def _schedule_reap(self) -> None:
+        if self._reaper is None:
+            self._reaper = asyncio.get_running_loop().call_later(IDLE_SECONDS, self._reap)
+
+    def _reap(self) -> None:
+        """Close the connections idle too long (the server would hang up on them anyway)."""
+        self._reaper = None
+        now = time.monotonic()
+        kept = []
+        for client, last_used in self._idle:
+            if client.is_connected and now - last_used < IDLE_SECONDS:
+                kept.append((client, last_used))
+            else:
+                client.close()
+        self._idle = kept
+        if kept:
+            self._schedule_reap()
+
+    async def close(self) -> None:
+        """Close the idle connections (those in use are closed by their sender when done)."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
+        idle, self._idle = self._idle, []
+        for client, _ in idle:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.quit(), 2)
+            client.close()

@@ -9,6 +9,7 @@ from chassis.eventstore import Recorded
 from chassis.runtime import Reaction, ReactionContext
 from contracts import topics
 from contracts.envelope import Envelope
+from contracts.events import DomainEvent
 from contracts.events.onboarding import IntegratorRegistered
 from contracts.events.support import TicketOpened
 from notifier.delivery import deliver
@@ -21,18 +22,27 @@ async def on_event(ctx: ReactionContext, rec: Recorded) -> None:
     integrator_id = source.integrator_id
     # First what this event teaches about recipients, as the notifier's own events.
     if isinstance(event, IntegratorRegistered):
+        # The contacts stream as read and appended to here: the contacts without reading it again.
+        contacts_history: list[DomainEvent] = []
+
+        def note(h: list[Recorded]) -> list[DomainEvent]:
+            contacts_history[:] = [r.event for r in h]
+            noted = recipients.note_contacts(contacts_history.copy(), event, source.event_id)
+            contacts_history.extend(noted)
+            return noted
+
         await ctx.execute(
-            stream_id=recipients.contacts_stream(integrator_id),
-            integrator_id=integrator_id,
-            decide=lambda h: recipients.note_contacts([r.event for r in h], event, source.event_id),
+            stream_id=recipients.contacts_stream(integrator_id), integrator_id=integrator_id, decide=note
         )
+        integrator = recipients.contacts_from(contacts_history)
+    else:
+        integrator = await _contacts(ctx, integrator_id)
     if isinstance(event, TicketOpened):
         await ctx.execute(
             stream_id=recipients.ticket_stream(event.ticket_id),
             integrator_id=integrator_id,
             decide=lambda h: recipients.note_requester([r.event for r in h], event, source.event_id),
         )
-    integrator = await _contacts(ctx, integrator_id)
     if integrator is None and recipients.needs_contacts(source.event_type):
         # Topics are not ordered with one another: wait for IntegratorRegistered, don't refuse.
         await ctx.execute(
@@ -41,18 +51,21 @@ async def on_event(ctx: ReactionContext, rec: Recorded) -> None:
             decide=lambda h: recipients.hold(source),
         )
         return
-    await _intend(ctx, source)
+    await _intend(ctx, source, integrator)
     if isinstance(event, IntegratorRegistered):
-        held = recipients.still_held(
-            r.event
-            for r in await ctx.runtime.store.read_stream(ctx.conn, recipients.held_stream(integrator_id))
-        )
+        held_stream = recipients.held_stream(integrator_id)
+        history = await ctx.runtime.store.read_stream(ctx.conn, held_stream)
+        held = recipients.still_held(r.event for r in history)
         for envelope in held:
-            await _intend(ctx, envelope)
-        await ctx.execute(
-            stream_id=recipients.held_stream(integrator_id),
+            await _intend(ctx, envelope, integrator)
+        # Released as read: an event held meanwhile by another transaction is a conflict (retried),
+        # never released without its emails.
+        await ctx.runtime.append_in(
+            ctx.conn,
+            stream_id=held_stream,
             integrator_id=integrator_id,
-            decide=lambda h: recipients.release(recipients.still_held(r.event for r in h)),
+            expected_version=len(history),
+            events=recipients.release(held),
         )
 
 
@@ -61,11 +74,13 @@ async def _contacts(ctx: ReactionContext, integrator_id: str) -> recipients.Inte
     return recipients.contacts_from(r.event for r in history)
 
 
-async def _intend(ctx: ReactionContext, source: Envelope) -> None:
-    """Record the source event's emails as intended, and send each after the commit."""
+async def _intend(
+    ctx: ReactionContext, source: Envelope, integrator: recipients.IntegratorContacts | None
+) -> None:
+    """Record the source event's emails as intended, and send each after the commit.
+    `integrator`: the contacts of the source's integrator, as known in this transaction."""
     settings: Any = ctx.runtime.settings
     integrator_id = source.integrator_id
-    integrator = await _contacts(ctx, integrator_id)
     ticket = None
     ticket_id = source.payload.get("ticket_id")
     if ticket_id is not None:
