@@ -14,9 +14,10 @@ import socket
 import time
 from datetime import datetime
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 from uuid import UUID
 
@@ -74,6 +75,50 @@ def _address(value: str) -> Address:
     return Address(display_name=name, username=username, domain=domain)
 
 
+class _Encoded(str):
+    """A header value already in its RFC 5322/2047 form: ASCII, one logical line (folded lines at most)."""
+
+
+class _Policy(policy.EmailPolicy):
+    """`policy.SMTP`, except that an `_Encoded` value is stored as it is, not parsed into a header
+    object. It is parsed when read (`message["Subject"]` is the decoded subject, as for a received
+    message) and written out as it is, unless a line is too long: then it is refolded as usual."""
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if isinstance(value, _Encoded):
+            if "\r" in value or "\n" in value.replace("\n ", ""):
+                raise HeaderInjection("a line break in a header value")
+            return (name, str(value))
+        return super().header_store_parse(name, value)
+
+
+SMTP_POLICY = _Policy(linesep="\r\n")
+
+
+def _text_header(name: str, value: str) -> str:
+    """An unstructured header (Subject): ASCII as it is, otherwise RFC 2047 encoded words."""
+    one_line(value)
+    if "=?" in value:  # would read as an encoded word: let the header registry quote it
+        return value
+    if value.isascii():
+        return _Encoded(value)
+    return _Encoded(Header(value, "utf-8", header_name=name).encode(linesep="\n"))
+
+
+def _address_header(addresses: list[Address]) -> Address | list[Address] | str:
+    """An address header: display names RFC 2047 encoded when not ASCII, specials quoted."""
+    if any(not a.addr_spec.isascii() or "=?" in a.display_name for a in addresses):
+        return addresses  # an internationalised address (SMTPUTF8) or a lookalike: the registry decides
+    return _Encoded(",\n ".join(_folded_address(a) for a in addresses))
+
+
+def _folded_address(address: Address) -> str:
+    """`name <addr>`, folded before the angle address when long (RFC 5322 folding white space)."""
+    formatted = formataddr((address.display_name, address.addr_spec), "utf-8")
+    name, _, angle = formatted.rpartition(" <")
+    return f"{name}\n <{angle}" if name and len(formatted) > 60 else formatted
+
+
 def compose(
     intended: EmailIntended, *, intended_at: datetime, settings: Any, for_ops: bool = False
 ) -> EmailMessage:
@@ -89,15 +134,17 @@ def compose(
         )
     rendered = render(intended.template, locale, intended.context, link=link)
 
-    message = EmailMessage(policy=policy.SMTP)
-    message["Message-ID"] = one_line(intended.message_id)
-    message["Date"] = format_datetime(intended_at)
-    message["From"] = _address(settings.mail_from)
-    message["Reply-To"] = _address(settings.mail_reply_to)
-    message["To"] = [_address(r) for r in intended.recipients]
-    message["Subject"] = one_line(rendered.subject)
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
-    message["X-Notifier-Template"] = one_line(intended.template)
+    # Our own headers are encoded here rather than parsed by the header registry (the most CPU
+    # of composing): every value is one line (`one_line`), so none can become a second header.
+    message = EmailMessage(policy=SMTP_POLICY)
+    message["Message-ID"] = _Encoded(one_line(intended.message_id))
+    message["Date"] = _Encoded(format_datetime(intended_at))
+    message["From"] = _address_header([_address(settings.mail_from)])
+    message["Reply-To"] = _address_header([_address(settings.mail_reply_to)])
+    message["To"] = _address_header([_address(r) for r in intended.recipients])
+    message["Subject"] = _text_header("Subject", rendered.subject)
+    message["Auto-Submitted"] = _Encoded("auto-generated")  # RFC 3834: no auto-replies to this
+    message["X-Notifier-Template"] = _text_header("X-Notifier-Template", intended.template)
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     if rule.invitation:
