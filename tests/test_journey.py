@@ -16,8 +16,11 @@ from collections import Counter
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 
+import structlog
+
 from chassis.clock import OffsetClock
 from chassis.devstack import MailSink, free_port
+from chassis.logs import configure_logging
 from ism_provisioning import app as ism_app
 from notifier import app as notifier_app
 from notifier.domain.mapping import MAPPING
@@ -56,7 +59,12 @@ EXPECTED_EMAILS = Counter(
 )
 
 
-async def test_one_integrator_goes_live_and_one_ticket_is_rated_traced_and_mailed_once(platform, tmp_path):
+async def test_one_integrator_goes_live_and_one_ticket_is_rated_traced_and_mailed_once(
+    platform, tmp_path, capsys
+):
+    # The services' JSON log lines, as `serve` configures them, captured to be searched for secrets.
+    saved_logging = structlog.get_config()
+    configure_logging("journey", "INFO")
     sink = MailSink(tmp_path / "mail", free_port())
     sink.start()
     # The platform's clock ticks like the system's; the journey moves it to the validation call, which
@@ -170,8 +178,13 @@ async def test_one_integrator_goes_live_and_one_ticket_is_rated_traced_and_maile
                     part.get_content() for part in message.walk() if part.get_content_maintype() == "text"
                 )
                 assert not any(s in text for s in never), path.name
+            # Nor in any log line.
+            logged = capsys.readouterr().err
+            assert '"event": "http_request"' in logged, "the services' log lines were not captured"
+            assert not any(s in logged for s in never), "a secret in the logs"
         assert time.monotonic() - started < 60, f"the journey took {time.monotonic() - started:.1f}s"
     finally:
+        structlog.configure(**saved_logging)
         sink.stop()
 
 
