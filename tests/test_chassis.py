@@ -14,6 +14,7 @@ from chassis.eventstore import ConcurrencyConflict
 from contracts import topics
 from contracts.events.onboarding import ConfigurationSheetSent
 from tests.support import chassis_app
+from tests.support.published import topic_senders
 from tests.support.waiting import eventually
 
 
@@ -80,11 +81,11 @@ async def test_an_event_committed_after_a_later_one_is_still_relayed(service, st
         await rt.execute(stream_id="early", integrator_id="i", decide=chassis_app.send_sheet("early"))
         await asyncio.sleep(1.0)
         # The relay reads only below the oldest transaction in flight: it waits instead of skipping.
-        assert await _topic_senders(stack, rt, expect=0) == []
+        assert await topic_senders(stack, rt, expect=0) == []
         await late_tx.commit()
         await rt.pool.release(late_conn)
         published = await eventually(
-            lambda: _topic_senders(stack, rt, expect=2), what="both events on the topic"
+            lambda: topic_senders(stack, rt, expect=2), what="both events on the topic"
         )
         assert sorted(published) == ["early", "late"]
 
@@ -92,23 +93,6 @@ async def test_an_event_committed_after_a_later_one_is_still_relayed(service, st
 async def _relayed(rt) -> bool:
     row = await rt.pool.fetchrow("SELECT published FROM relay_checkpoint")
     return row is not None and row["published"] >= 1
-
-
-async def _topic_senders(stack, rt, expect: int) -> list[str] | None:
-    consumer = AIOKafkaConsumer(
-        rt.settings.topic(topics.ONBOARDING),
-        bootstrap_servers=stack.kafka.bootstrap,
-        auto_offset_reset="earliest",
-        group_id=None,
-        fetch_max_wait_ms=20,
-    )
-    await consumer.start()
-    try:
-        batches = await consumer.getmany(timeout_ms=1000)
-        senders = [json.loads(m.value)["payload"]["sent_by"] for msgs in batches.values() for m in msgs]
-    finally:
-        await consumer.stop()
-    return senders if len(senders) >= expect else None
 
 
 async def test_a_redelivered_event_changes_nothing(service):
@@ -225,7 +209,7 @@ async def test_two_replicas_share_the_relay_without_duplicates(service, stack):
             )
             assert sorted(leaders) == [False, True]
             senders = await eventually(
-                lambda: _topic_senders(stack, first.runtime, expect=40), what="40 published"
+                lambda: topic_senders(stack, first.runtime, expect=40), what="40 published"
             )
             assert len(senders) == 40 and len(set(senders)) == 40
 

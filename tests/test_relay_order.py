@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer
-
 from chassis import relay as relay_module
 from chassis.context import new_id
 from chassis.relay import Relay
-from contracts import topics
 from tests.support import chassis_app
+from tests.support.published import topic_senders
 from tests.support.waiting import eventually
 
 
@@ -44,25 +42,9 @@ async def test_events_straddling_a_digit_boundary_of_the_transaction_id_are_all_
         relay = Relay(rt.name, rt.topic, rt.settings, rt.pool, rt.tracer)
         relay.start()
         try:
-            published = await eventually(lambda: _senders(stack, rt, expect=2), what="both events relayed")
+            published = await eventually(
+                lambda: topic_senders(stack, rt, expect=2), what="both events relayed"
+            )
         finally:
             await relay.stop()
         assert published == ["tx-99", "tx-100"]
-
-
-async def _senders(stack, rt, expect: int) -> list[str] | None:
-    consumer = AIOKafkaConsumer(
-        rt.settings.topic(topics.ONBOARDING),
-        bootstrap_servers=stack.kafka.bootstrap,
-        auto_offset_reset="earliest",
-        group_id=None,
-        fetch_max_wait_ms=20,
-    )
-    await consumer.start()
-    try:
-        batches = await consumer.getmany(timeout_ms=1000)
-        # One integrator: one partition, in publication order.
-        senders = [json.loads(m.value)["payload"]["sent_by"] for msgs in batches.values() for m in msgs]
-    finally:
-        await consumer.stop()
-    return senders if len(senders) >= expect else None
