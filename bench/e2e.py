@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -568,24 +568,35 @@ def _raw_settings(platform: Platform) -> ServiceSettings:
     return ServiceSettings(kafka_bootstrap_servers=platform.embedded.kafka.bootstrap)
 
 
-async def raw_produce_consume(platform: Platform, n: int, value_bytes: int, timeout: float) -> dict[str, Any]:
-    """`n` messages of the event's size through the broker: a producer sends them all (keys as
-    integrators, the chassis' producer settings) while a consumer in a group reads them (the
-    services' consumer settings, commit per batch). From the first send to the last message read."""
+@contextlib.asynccontextmanager
+async def _raw_pair(platform: Platform, name: str) -> AsyncIterator[tuple[str, Any, Any]]:
+    """A fresh topic with a producer (the chassis' settings) and a consumer in a group that has
+    joined it (the services' settings): the first message does not wait for a rebalance."""
     settings = _raw_settings(platform)
-    topic = f"bench-raw-e2e-{random.randint(0, 1 << 30)}"
+    topic = f"bench-raw-{name}-{random.randint(0, 1 << 30)}"
     await kafka.ensure_topics(settings, [topic])
     producer = kafka.producer(settings)
     consumer = kafka.consumer(settings, topic, group_id=f"{topic}-group")
     await producer.start()
     await consumer.start()
+    try:
+        await producer.partitions_for(topic)
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=100)
+        yield topic, producer, consumer
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def raw_produce_consume(platform: Platform, n: int, value_bytes: int, timeout: float) -> dict[str, Any]:
+    """`n` messages of the event's size through the broker: a producer sends them all (keys as
+    integrators, the chassis' producer settings) while a consumer in a group reads them (the
+    services' consumer settings, commit per batch). From the first send to the last message read."""
     value = b"x" * value_bytes
     keys = [f"integrator-{i % 1000:06d}".encode() for i in range(n)]
     seen = 0
-    try:
-        await producer.partitions_for(topic)
-        while not consumer.assignment():  # joined the group: the first message is not waiting for it
-            await consumer.getmany(timeout_ms=100)
+    async with _raw_pair(platform, "e2e") as (topic, producer, consumer):
 
         async def consume() -> float:
             nonlocal seen
@@ -602,9 +613,6 @@ async def raw_produce_consume(platform: Platform, n: int, value_bytes: int, time
         futures = [await producer.send(topic, value=value, key=keys[i]) for i in range(n)]
         await asyncio.gather(*futures)
         ended = await asyncio.wait_for(reader, timeout)
-    finally:
-        await consumer.stop()
-        await producer.stop()
     return {
         "messages": n,
         "message_bytes": value_bytes,
@@ -617,17 +625,9 @@ async def raw_latency(platform: Platform, rate: float, n: int, value_bytes: int)
     """Produce → consume latency of single messages at `rate` per second, with the services' fetch wait
     (`KAFKA_FETCH_MAX_WAIT_MS`): the floor of any cross-service hop on this broker."""
     settings = _raw_settings(platform)
-    topic = f"bench-raw-latency-{random.randint(0, 1 << 30)}"
-    await kafka.ensure_topics(settings, [topic])
-    producer = kafka.producer(settings)
-    consumer = kafka.consumer(settings, topic, group_id=f"{topic}-group")
-    await producer.start()
-    await consumer.start()
     sent: dict[int, float] = {}
     received: dict[int, float] = {}
-    try:
-        while not consumer.assignment():
-            await consumer.getmany(timeout_ms=100)
+    async with _raw_pair(platform, "latency") as (topic, producer, consumer):
 
         async def consume() -> None:
             while len(received) < n:
@@ -649,9 +649,6 @@ async def raw_latency(platform: Platform, rate: float, n: int, value_bytes: int)
             sent[i] = time.perf_counter()
             await producer.send(topic, value=padding, key=str(i).encode())
         await asyncio.wait_for(reader, 60)
-    finally:
-        await consumer.stop()
-        await producer.stop()
     return {
         "rate_per_second": rate,
         "messages": n,
