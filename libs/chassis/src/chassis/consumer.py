@@ -79,7 +79,7 @@ class ReactionContext:
     runtime: ServiceRuntime
     conn: Conn
     message: ConsumerRecord[bytes, bytes] | None = None
-    _after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _after_commit: list[_AfterCommit] = field(default_factory=list)
 
     @property
     def clock(self) -> Any:
@@ -106,19 +106,11 @@ class ReactionContext:
 
 @dataclass(frozen=True)
 class _AfterCommit:
-    """An after-commit action and the key of the message that caused it (its integrator)."""
+    """An after-commit action and the key of the message that caused it (its integrator): one
+    integrator's actions run in order."""
 
     run: Callable[[], Awaitable[None]]
     key: bytes | None
-
-    async def __call__(self) -> None:
-        await self.run()
-
-
-def after_commit_keys(
-    actions: list[Callable[[], Awaitable[None]]],
-) -> list[tuple[Any, Callable[[], Awaitable[None]]]]:
-    return [(getattr(action, "key", None), action) for action in actions]
 
 
 Handler = Callable[[ReactionContext, Recorded], Awaitable[None]]
@@ -307,7 +299,7 @@ class ReactionRunner:
         """Handle a fetched batch in one transaction: first all at once (one inbox insert, no
         savepoints); if any handler fails, that transaction is rolled back and the batch is handled
         again message by message, each in a savepoint, so only the failing one is dead-lettered."""
-        after_commit: list[Callable[[], Awaitable[None]]] = []
+        after_commit: list[_AfterCommit] = []
         poison: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
         try:
             await self._handle_batch_at_once(messages, after_commit, poison)
@@ -324,12 +316,14 @@ class ReactionRunner:
         self.processed += len(messages)
         for message, reason in poison:
             await self._publish_dead_letter(message, reason)
-        for key, action in after_commit_keys(after_commit):
+        for action in after_commit:
             await self._after_commit_slots.acquire()  # backpressure: at most AFTER_COMMIT_CONCURRENCY
-            task = asyncio.create_task(self._after_commit(action, self._after_commit_last.get(key)))
-            self._after_commit_last[key] = task
+            task = asyncio.create_task(
+                self._after_commit(action.run, self._after_commit_last.get(action.key))
+            )
+            self._after_commit_last[action.key] = task
             self._after_commit_running.add(task)
-            task.add_done_callback(functools.partial(self._after_commit_done, key))
+            task.add_done_callback(functools.partial(self._after_commit_done, action.key))
 
     async def _after_commit(
         self, action: Callable[[], Awaitable[None]], previous: asyncio.Task[None] | None
@@ -389,7 +383,7 @@ class ReactionRunner:
     async def _handle_batch_at_once(
         self,
         messages: list[ConsumerRecord[bytes, bytes]],
-        after_commit: list[Callable[[], Awaitable[None]]],
+        after_commit: list[_AfterCommit],
         poison: list[tuple[ConsumerRecord[bytes, bytes], str]],
     ) -> None:
         """The common case: every message is fine. One inbox insert for the batch, each handler in
@@ -440,7 +434,7 @@ class ReactionRunner:
         self,
         conn: Conn,
         message: ConsumerRecord[bytes, bytes],
-        after_commit: list[Callable[[], Awaitable[None]]],
+        after_commit: list[_AfterCommit],
     ) -> str | None:
         """Handle one message in a savepoint. Returns the reason when it must be dead-lettered."""
         rec = self._read(message)
@@ -563,7 +557,7 @@ class ReactionRunner:
             serialized_value_size=0,
             headers=headers,
         )
-        after: list[Callable[[], Awaitable[None]]] = []
+        after: list[_AfterCommit] = []
         async with self.runtime.pool.acquire() as conn, conn.transaction():
             reason = await self._handle_one(conn, message, after)
             if reason is None:
@@ -571,5 +565,5 @@ class ReactionRunner:
                     "UPDATE dead_letters SET replayed_at = now() WHERE id = $1", dead_letter_id
                 )
         for action in after:
-            await action()
+            await action.run()
         return reason
