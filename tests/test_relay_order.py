@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from chassis import relay as relay_module
 from chassis.context import new_id
 from chassis.relay import Relay
+from contracts.envelope import Envelope
 from tests.support import chassis_app
-from tests.support.published import topic_senders
+from tests.support.published import topic_messages, topic_senders
 from tests.support.waiting import eventually
 
 
@@ -48,3 +49,17 @@ async def test_events_straddling_a_digit_boundary_of_the_transaction_id_are_all_
         finally:
             await relay.stop()
         assert published == ["tx-99", "tx-100"]
+
+
+async def test_the_message_the_relay_builds_is_the_stored_events_envelope_field_for_field(service, stack):
+    """The relay has PostgreSQL write each envelope's JSON (no decode and re-encode in Python): that
+    text must stay the contracts' `Envelope` of the stored event, every field, none missing."""
+    async with service(chassis_app, run_reactions=False) as svc:
+        rt = svc.runtime
+        await rt.execute(stream_id="s-1", integrator_id="i-1", decide=chassis_app.send_sheet("ops-1"))
+        messages = await eventually(lambda: topic_messages(stack, rt, expect=1), what="the event relayed")
+        async with rt.pool.acquire() as conn:
+            [stored] = await rt.store.read_stream(conn, "s-1")
+        raw = json.loads(messages[0])
+        assert set(raw) == set(Envelope.model_fields)
+        assert Envelope.model_validate(raw) == stored.envelope

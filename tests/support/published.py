@@ -10,8 +10,8 @@ from aiokafka import AIOKafkaConsumer
 from contracts import topics
 
 
-async def topic_senders(stack: Any, rt: Any, expect: int) -> list[str] | None:
-    """Who sent each sheet on the topic, in order (one integrator: one partition); None until at
+async def topic_messages(stack: Any, rt: Any, expect: int) -> list[bytes] | None:
+    """The messages' values on the topic, in order (one integrator: one partition); None until at
     least `expect` are there."""
     consumer = AIOKafkaConsumer(
         rt.settings.topic(topics.ONBOARDING),
@@ -23,7 +23,13 @@ async def topic_senders(stack: Any, rt: Any, expect: int) -> list[str] | None:
     await consumer.start()
     try:
         batches = await consumer.getmany(timeout_ms=1000)
-        senders = [json.loads(m.value)["payload"]["sent_by"] for msgs in batches.values() for m in msgs]
+        values = [m.value for msgs in batches.values() for m in msgs if m.value is not None]
     finally:
         await consumer.stop()
-    return senders if len(senders) >= expect else None
+    return values if len(values) >= expect else None
+
+
+async def topic_senders(stack: Any, rt: Any, expect: int) -> list[str] | None:
+    """Who sent each sheet on the topic, in order; None until at least `expect` are there."""
+    values = await topic_messages(stack, rt, expect)
+    return None if values is None else [json.loads(v)["payload"]["sent_by"] for v in values]
