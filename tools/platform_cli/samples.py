@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from openpyxl import Workbook
 from PIL import Image
+from stdnum import luhn
 
 
 def png(width: int, height: int, dpi: int = 300, colour: tuple[int, int, int] = (20, 90, 160)) -> bytes:
@@ -81,13 +82,7 @@ TERMINALS = [
 
 def luhn_check_digit(body: str) -> str:
     """The digit that makes `body + digit` pass the Luhn check (SIREN, SIRET and ICCID all use it)."""
-    total = 0
-    for index, char in enumerate(reversed(body)):
-        digit = int(char)
-        if index % 2 == 0:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return str((10 - total % 10) % 10)
+    return str(luhn.calc_check_digit(body))
 
 
 def siret(rng: random.Random | None = None) -> str:

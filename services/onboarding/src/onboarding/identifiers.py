@@ -1,4 +1,4 @@
-"""French company identifiers and the invoice footer text: pure string checks, standard library only.
+"""French company identifiers and the invoice footer text: pure string checks (python-stdnum for Luhn).
 
 Kept apart from `checks.py` (which reads files with Pillow/openpyxl) so the domain can use them
 without importing any parsing library.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+
+from stdnum import luhn
 
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
 _EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
@@ -25,16 +27,8 @@ _VAT_IN_TEXT = re.compile(r"\bFR\s?([0-9A-Z]{2})\s?(\d{3})\s?(\d{3})\s?(\d{3})\b
 
 
 def luhn_valid(digits: str) -> bool:
-    """The Luhn checksum French SIREN/SIRET numbers carry (from the right, every second digit doubled)."""
-    if not digits.isdigit():
-        return False
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        d = int(char)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    """The Luhn checksum French SIREN/SIRET numbers carry (python-stdnum's)."""
+    return digits.isdigit() and luhn.is_valid(digits)
 
 
 def siret_problem(siret: str) -> str | None:
