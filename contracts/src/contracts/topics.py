@@ -7,6 +7,7 @@ SIM_LOGISTICS: Final = "sim-logistics.events.v1"
 ISM_PROVISIONING: Final = "ism-provisioning.events.v1"
 SUPPORT: Final = "support.events.v1"
 NOTIFIER: Final = "notifier.events.v1"
+WEB: Final = "web.events.v1"
 
 #: Poison messages of every consumer, with the reason in the headers (P6).
 DEAD_LETTERS: Final = "platform.dead-letters.v1"
@@ -17,6 +18,7 @@ BY_SERVICE: Final[dict[str, str]] = {
     "ism-provisioning": ISM_PROVISIONING,
     "support": SUPPORT,
     "notifier": NOTIFIER,
+    "web": WEB,
 }
 
 ALL_EVENT_TOPICS: Final = tuple(BY_SERVICE.values())

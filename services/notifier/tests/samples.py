@@ -39,6 +39,7 @@ from contracts.events.support import (
     TicketTaken,
     TrackerDeclarationMade,
 )
+from contracts.events.web import PasswordResetRequested, PortalRole, PortalUserInvited
 
 ACME = "0199a000-0000-7000-8000-0000000000ac"
 NOW = datetime(2026, 1, 12, 9, 30, tzinfo=UTC)
@@ -159,6 +160,25 @@ def mapped_events() -> dict[str, DomainEvent]:
             version="3.2.0",
             reason="Anomalie majeure sur la clôture",
             warning_message="Ne plus installer la 3.2.0.",
+        ),
+        "PortalUserInvited": PortalUserInvited(
+            user_id=uuid4(),
+            email="new.person@acme.example",
+            name="Nora Nouvelle",
+            role=PortalRole.INTEGRATOR,
+            integrator_id=ACME,
+            locale=Locale.EN,
+            invitation_token_id=uuid4(),
+            invitation_expires_at=NOW + timedelta(days=7),
+            invited_by="onboarding",
+        ),
+        "PasswordResetRequested": PasswordResetRequested(
+            user_id=uuid4(),
+            email="new.person@acme.example",
+            name="Nora Nouvelle",
+            locale=Locale.EN,
+            reset_token_id=uuid4(),
+            reset_expires_at=NOW + timedelta(hours=2),
         ),
     }
 

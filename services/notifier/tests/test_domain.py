@@ -75,6 +75,8 @@ def test_each_event_intends_one_email_per_rule_and_recipient(event_type):
             expected += [(rule.template, "alice@acme.example"), (rule.template, "bob@acme.example")]
         elif rule.audience is Audience.REQUESTER:
             expected.append((rule.template, "chloe@acme.example"))
+        elif rule.audience is Audience.PERSON:
+            expected.append((rule.template, event.email))
         else:
             expected.append((rule.template, OPS))
     assert [(i.template, i.recipients[0]) for i in intended] == expected

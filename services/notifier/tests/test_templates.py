@@ -106,12 +106,28 @@ def test_the_set_password_link_is_signed_for_ism_provisioning():
     assert str(token_id) == email.context["event"]["set_password_token_id"]
 
 
-def test_the_survey_link_is_signed_for_support():
+def test_the_survey_link_opens_the_web_fronts_survey_page_signed_for_support():
     email = emails_for("TicketClosed", Locale.FR)[0]
     text, _ = parts(compose(email, intended_at=NOW, settings=SETTINGS))
-    [token] = re.findall(r"/support/surveys/(\S+)", text)
+    [token] = re.findall(r"http://localhost:8000/survey/(\S+)", text)
     token_id, _ = verify_link_token(SETTINGS.link_signing_secret.get_secret_value(), "survey", token, now=NOW)
     assert str(token_id) == email.context["event"]["survey_token_id"]
+
+
+@pytest.mark.parametrize(
+    ("event_type", "page", "purpose", "id_field"),
+    [
+        ("PortalUserInvited", "/invitation/", "portal_invitation", "invitation_token_id"),
+        ("PasswordResetRequested", "/password-reset/", "password_reset", "reset_token_id"),
+    ],
+)
+def test_the_portal_links_go_to_the_person_the_event_names(event_type, page, purpose, id_field):
+    [email] = emails_for(event_type, Locale.EN)
+    assert email.recipients == ["new.person@acme.example"]
+    text, _ = parts(compose(email, intended_at=NOW, settings=SETTINGS))
+    [token] = re.findall(re.escape(page) + r"(\S+)", text)
+    token_id, _ = verify_link_token(SETTINGS.link_signing_secret.get_secret_value(), purpose, token, now=NOW)
+    assert str(token_id) == email.context["event"][id_field]
 
 
 def test_ops_read_the_email_with_the_personal_link_hidden():

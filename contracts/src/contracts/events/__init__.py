@@ -1,6 +1,6 @@
 """Every service's events. Importing this module registers them all in `REGISTRY`."""
 
-from contracts.events import ism_provisioning, notifier, onboarding, sim_logistics, support
+from contracts.events import ism_provisioning, notifier, onboarding, sim_logistics, support, web
 from contracts.events.base import REGISTRY, DomainEvent, EventRegistry, UnknownEventType
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "onboarding",
     "sim_logistics",
     "support",
+    "web",
 ]

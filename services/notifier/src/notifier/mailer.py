@@ -33,6 +33,9 @@ from notifier.vocabulary import LABELS
 
 #: The purpose support signs survey links with (support's `SURVEY`).
 SURVEY_LINK_PURPOSE = "survey"
+#: The purposes the web front verifies its links with (web.accounts).
+PORTAL_INVITATION_LINK_PURPOSE = "portal_invitation"
+PASSWORD_RESET_LINK_PURPOSE = "password_reset"  # noqa: S105 (a purpose, not a secret)
 
 
 class HeaderInjection(ValueError):
@@ -45,26 +48,40 @@ def one_line(value: str) -> str:
     return value
 
 
+#: Purpose, event fields (token id, expiry) and page of each link kind. The pages are the web front's,
+#: on the public origin (`PUBLIC_BASE_URL`): every call to action in an email opens a real page.
+LINKS: dict[Link, tuple[str, str, str, str]] = {
+    Link.SET_PASSWORD: (
+        SET_PASSWORD_LINK_PURPOSE,
+        "set_password_token_id",
+        "set_password_expires_at",
+        "/ism/set-password?token={token}",
+    ),
+    Link.SURVEY: (SURVEY_LINK_PURPOSE, "survey_token_id", "survey_expires_at", "/survey/{token}"),
+    Link.PORTAL_INVITATION: (
+        PORTAL_INVITATION_LINK_PURPOSE,
+        "invitation_token_id",
+        "invitation_expires_at",
+        "/invitation/{token}",
+    ),
+    Link.PASSWORD_RESET: (
+        PASSWORD_RESET_LINK_PURPOSE,
+        "reset_token_id",
+        "reset_expires_at",
+        "/password-reset/{token}",
+    ),
+}
+
+
 def link_for(link: Link, event: dict[str, Any], settings: Any) -> str:
     """The signed link, derived from the token id and expiry the event carries (chassis.links)."""
     secret = settings.link_signing_secret.get_secret_value()
     base = settings.public_base_url.rstrip("/")
-    if link is Link.SET_PASSWORD:
-        token = sign_link_token(
-            secret,
-            SET_PASSWORD_LINK_PURPOSE,
-            UUID(event["set_password_token_id"]),
-            datetime.fromisoformat(event["set_password_expires_at"]),
-        )
-        return f"{base}/ism/set-password?token={token}"
+    purpose, id_field, expiry_field, page = LINKS[link]
     token = sign_link_token(
-        secret,
-        SURVEY_LINK_PURPOSE,
-        UUID(event["survey_token_id"]),
-        datetime.fromisoformat(event["survey_expires_at"]),
+        secret, purpose, UUID(event[id_field]), datetime.fromisoformat(event[expiry_field])
     )
-    # The ingress routes /support to the support service (services/support/README.md).
-    return f"{base}/support/surveys/{token}"
+    return base + page.format(token=token)
 
 
 def _address(value: str) -> Address:

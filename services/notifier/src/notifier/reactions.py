@@ -101,7 +101,7 @@ async def _intend(
 
 emails_to_send = Reaction(
     name="emails",
-    topics=[topics.ONBOARDING, topics.SIM_LOGISTICS, topics.ISM_PROVISIONING, topics.SUPPORT],
+    topics=[topics.ONBOARDING, topics.SIM_LOGISTICS, topics.ISM_PROVISIONING, topics.SUPPORT, topics.WEB],
     handles=set(HANDLED),
     handler=on_event,
 )

@@ -66,6 +66,7 @@ def intend_emails(
             integrator=integrator,
             ticket=ticket,
             ops_email=ops_email,
+            payload=source.payload,
         ):
             context: dict[str, Any] = {
                 "event": source.payload,

@@ -17,6 +17,9 @@ class Audience(StrEnum):
     REQUESTER = "requester"
     #: The vendor's ops mailbox (settings `OPS_EMAIL`), in French.
     OPS = "ops"
+    #: The person the event itself names (its `email`, `name`, `locale`): portal invitations and
+    #: password resets, sent before that person is anyone's contact.
+    PERSON = "person"
 
 
 class Link(StrEnum):
@@ -25,6 +28,8 @@ class Link(StrEnum):
     SET_PASSWORD = "set_password"  # noqa: S105 (a link kind, not a secret)
     # ISMDelivered.set_password_token_id / set_password_expires_at
     SURVEY = "survey"  # TicketClosed.survey_token_id / survey_expires_at
+    PORTAL_INVITATION = "portal_invitation"  # PortalUserInvited.invitation_token_id / _expires_at
+    PASSWORD_RESET = "password_reset"  # noqa: S105 — PasswordResetRequested.reset_token_id / _expires_at
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class EmailRule:
     invitation: bool = False
 
 
-C, R, OPS = Audience.CONTACTS, Audience.REQUESTER, Audience.OPS
+C, R, OPS, PERSON = Audience.CONTACTS, Audience.REQUESTER, Audience.OPS, Audience.PERSON
 
 MAPPING: dict[str, tuple[EmailRule, ...]] = {
     # onboarding (seed 000)
@@ -67,6 +72,9 @@ MAPPING: dict[str, tuple[EmailRule, ...]] = {
     # Support records one warning per approved integrator when a release is withdrawn, on that
     # integrator's stream: mailing its contacts reaches exactly the approved integrators.
     "IntegratorWarnedOfWithdrawal": (EmailRule("release_withdrawn", C),),
+    # web: the person invited to the portal or console, and a password reset they asked for
+    "PortalUserInvited": (EmailRule("portal_invitation", PERSON, link=Link.PORTAL_INVITATION),),
+    "PasswordResetRequested": (EmailRule("password_reset", PERSON, link=Link.PASSWORD_RESET),),
 }
 
 RULES_BY_TEMPLATE: dict[str, EmailRule] = {

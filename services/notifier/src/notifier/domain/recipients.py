@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from contracts.envelope import Envelope
@@ -139,11 +140,19 @@ def recipients_for(
     integrator: IntegratorContacts | None,
     ticket: TicketRequester | None,
     ops_email: str,
+    payload: dict[str, Any] | None = None,
 ) -> list[Recipient]:
     """The recipients of one rule. Unknown recipients are refused (the message goes to the
     dead-letter list with the reason, for ops to replay), never silently dropped."""
     if rule.audience is Audience.OPS:
         return [Recipient(ops_email, "", Locale.FR)]
+    if rule.audience is Audience.PERSON:
+        person = payload or {}
+        if not person.get("email"):
+            raise NotFound(f"the event names no person to write to ({rule.template})", field="email")
+        return [
+            Recipient(str(person["email"]), str(person.get("name") or ""), Locale(person.get("locale", "fr")))
+        ]
     if rule.audience is Audience.REQUESTER:
         if ticket is None:
             raise NotFound(f"the requester of this ticket is not known ({rule.template})", field="ticket_id")
