@@ -8,6 +8,7 @@ PYTEST_FLAGS ?=
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || test -x $(UV) || python3 -m pip install --quiet --user uv
 	@$(UV) sync --frozen --quiet --compile-bytecode  # .pyc at install: each service process starts ~0.45 s sooner (PYTHONDONTWRITEBYTECODE may be set)
+	@command -v promtool >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus)  # local Prometheus of `make run` and the alert tests
 
 run: bootstrap
 	$(UV) run platform run
