@@ -464,3 +464,45 @@ def test_the_step_follows_the_process_whatever_order_the_news_arrive_in() -> Non
     assert domain.step_of(state) is OnboardingStep.ISM
     assert domain.is_overdue(OnboardingStep.PRODUCTION, {"production"})
     assert not domain.is_overdue(OnboardingStep.ISM, {"production"})
+
+
+# --- regressions: La Poste's head office, one email rule, every problem at once ---
+
+
+def test_la_poste_head_office_siret_is_accepted() -> None:
+    # La Poste's head office keeps Luhn while its other establishments use a digit sum.
+    events = domain.register(
+        domain.Integrator(),
+        registration(siret="35600000000048", vat_number="FR39356000000"),
+        registered_by="ops",
+        siret_holder=None,
+    )
+    assert events[0].siret == "35600000000048"  # type: ignore[attr-defined]
+
+
+def test_an_email_the_events_refuse_is_refused_naming_the_field() -> None:
+    # `a..b@example.com` passed a hand-written pattern but not email-validator (the events' EmailStr).
+    with pytest.raises(CommandRefused) as refused:
+        domain.register(
+            domain.Integrator(),
+            registration(customer_service_email="a..b@example.com"),
+            registered_by="ops",
+            siret_holder=None,
+        )
+    assert refused.value.field == "customer_service_email"
+
+
+def test_a_bad_vat_number_is_not_hidden_behind_a_duplicate_siret_and_every_problem_is_listed() -> None:
+    with pytest.raises(CommandRefused) as refused:
+        domain.register(
+            domain.Integrator(),
+            registration(vat_number="FR45732829320", customer_service_phone="12345"),
+            registered_by="ops",
+            siret_holder="other-integrator",
+        )
+    problems = {(p.field, p.code) for p in refused.value.problems}
+    assert problems == {
+        ("vat_number", None),
+        ("customer_service_phone", None),
+        ("siret", "duplicate_siret"),
+    }

@@ -179,8 +179,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Refusal)
     async def refused(_: Request, error: Refusal) -> JSONResponse:
         extra: dict[str, Any] = {"code": error.code}
-        if error.field:
-            extra["errors"] = [{"field": error.field, "message": error.detail}]
+        if error.problems:
+            extra["errors"] = [
+                {"field": p.field, "message": p.detail, **({"code": p.code} if p.code else {})}
+                for p in error.problems
+            ]
         titles = {404: "Not found", 409: "Conflict", 422: "Refused"}
         return problem(error.status, titles.get(error.status, "Refused"), error.detail, **extra)
 

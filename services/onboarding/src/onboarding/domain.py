@@ -16,7 +16,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from uuid import UUID
 
-from contracts.errors import CommandRefused, NotFound, OutOfOrder
+from contracts.errors import CommandRefused, FieldProblem, NotFound, OutOfOrder
 from contracts.events import DomainEvent
 from contracts.events.common import (
     TABLE_ITEMS,
@@ -275,26 +275,32 @@ def register(
         raise OutOfOrder("this integrator is already registered")
     siret = command.siret.replace(" ", "")
     vat_number = command.vat_number.replace(" ", "").upper()
-    if problem := siret_problem(siret):
-        raise CommandRefused(problem, field="siret")
-    if siret_holder is not None:
-        raise CommandRefused(
-            "an integrator with this SIRET is already registered", field="siret", code="duplicate_siret"
-        )
-    if problem := vat_problem(vat_number, siret[:9]):
-        raise CommandRefused(problem, field="vat_number")
-    if problem := phone_problem(command.customer_service_phone):
-        raise CommandRefused(problem, field="customer_service_phone")
+    # Every wrong value at once, so the form is fixed in one go; a duplicate SIRET is one more
+    # problem among them, never a mask over a bad VAT number.
+    problems: list[FieldProblem] = []
+
+    def check(field: str, problem: str | None, code: str | None = None) -> None:
+        if problem:
+            problems.append(FieldProblem(field, problem, code))
+
+    check("siret", siret_problem(siret))
+    check("vat_number", vat_problem(vat_number, siret[:9]))
+    check("customer_service_phone", phone_problem(command.customer_service_phone))
     if command.customer_service_cost_per_minute < 0:
-        raise CommandRefused("a per-minute cost cannot be negative", field="customer_service_cost_per_minute")
-    if problem := email_problem(command.customer_service_email):
-        raise CommandRefused(problem, field="customer_service_email")
+        check("customer_service_cost_per_minute", "a per-minute cost cannot be negative")
+    check("customer_service_email", email_problem(command.customer_service_email))
     if not command.contacts:
-        raise CommandRefused("at least one contact receives the platform's emails", field="contacts")
+        check("contacts", "at least one contact receives the platform's emails")
+    for index, contact in enumerate(command.contacts):
+        check(f"contacts.{index}.email", email_problem(str(contact.email)))
     if not command.legal_name.strip():
-        raise CommandRefused("the legal name is required", field="legal_name")
+        check("legal_name", "the legal name is required")
     if not command.address.strip():
-        raise CommandRefused("the address is required", field="address")
+        check("address", "the address is required")
+    if siret_holder is not None:
+        check("siret", "an integrator with this SIRET is already registered", "duplicate_siret")
+    if problems:
+        raise CommandRefused.of(problems)
     return [
         IntegratorRegistered(
             legal_name=command.legal_name.strip(),
