@@ -212,6 +212,11 @@ async def test_integrator_opens_its_own_ticket_through_the_api(service: Any) -> 
         ).status_code == 404
         listed = await ok(await svc.http.get("/tickets", headers=svc.auth("integrator", OTHER)), 200)
         assert listed["tickets"] == []
+        # Asking for another integrator's tickets is refused, not answered with one's own.
+        other = await svc.http.get("/tickets", params={"integrator_id": OTHER}, headers=me)
+        assert other.status_code == 404, other.text
+        own = await ok(await svc.http.get("/tickets", params={"integrator_id": ACME}, headers=me), 200)
+        assert [t["ticket_id"] for t in own["tickets"]] == [opened["ticket_id"]]
 
 
 async def test_approval_releases_and_installation_reports(service: Any) -> None:

@@ -505,6 +505,10 @@ async def list_tickets(
 ) -> dict[str, Any]:
     """Tickets, newest first; an integrator sees its own only. Closed tickets stay listed for ever."""
     if who.role == "integrator":
+        # A filter on another integrator is refused as its data would be (404), not silently
+        # replaced by the caller's own: an answer to a question not asked reads as the right one.
+        if integrator_id is not None:
+            authorize_integrator(who, integrator_id)
         integrator_id = who.integrator_id
     where, args = ("data->>'status' = $1", [status.value]) if status else (None, [])
     rows = await runtime.projections.list(
