@@ -192,6 +192,10 @@ async def run_steps_2_and_3(svc: Any, clock: ManualClock, integrator_id: str) ->
     lunch = {**call, "starts_at": paris("2026-03-19T12:15:00")}
     r = await svc.http.post(f"{base}/test-sims/validation-call", json=lunch, headers=me)
     assert r.status_code == 422 and problem_field(r) == "starts_at"
+    # Easter Monday is a Monday at 10:00, but a public holiday: the vendor's staff are not there.
+    easter_monday = {**call, "starts_at": paris("2026-04-06T10:00:00")}
+    r = await svc.http.post(f"{base}/test-sims/validation-call", json=easter_monday, headers=me)
+    assert r.status_code == 422 and r.json()["code"] == "outside_support_hours", r.text
     assert (
         await svc.http.post(f"{base}/test-sims/validation-call", json=call, headers=me)
     ).status_code == 201

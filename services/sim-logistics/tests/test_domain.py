@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chassis.business_hours import french_holidays, within_business_hours
 from contracts.errors import CommandRefused, OutOfOrder
 from contracts.events.sim_logistics import (
     ArtworkAcceptanceNoted,
@@ -157,13 +158,19 @@ def test_the_luhn_check_digit_of_the_textbook_example() -> None:
         ("2026-01-10T10:00", 30, False),  # Saturday
         ("2026-01-11T10:00", 30, False),  # Sunday
         ("2026-07-07T09:00", 30, True),  # summer time: 07:00 UTC
+        ("2026-07-14T10:00", 30, False),  # Tuesday, but Bastille Day
+        ("2026-04-06T10:00", 30, False),  # Easter Monday
     ],
 )
 def test_support_hours_are_paris_working_hours(paris_time: str, minutes: int, inside: bool) -> None:
     from zoneinfo import ZoneInfo
 
     at = datetime.fromisoformat(paris_time).replace(tzinfo=ZoneInfo("Europe/Paris")).astimezone(UTC)
-    assert domain.within_support_hours(at, timedelta(minutes=minutes)) is inside
+    assert in_support_hours(at, timedelta(minutes=minutes)) is inside
+
+
+def in_support_hours(starts_at: datetime, duration: timedelta) -> bool:
+    return within_business_hours(starts_at, duration, french_holidays())
 
 
 def test_an_iccid_range_counts_its_cards() -> None:
@@ -281,7 +288,13 @@ def book(
     history, at=CALL_AT, minutes=30, phone="+33 1 70 61 81 81", now=PROFILE_CREATED + timedelta(hours=2)
 ):
     return domain.book_validation_call(
-        fold(history), starts_at=at, duration_minutes=minutes, phone=phone, booked_by="bob", now=now
+        fold(history),
+        starts_at=at,
+        duration_minutes=minutes,
+        phone=phone,
+        booked_by="bob",
+        now=now,
+        in_support_hours=in_support_hours,
     )
 
 

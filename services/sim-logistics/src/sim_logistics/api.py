@@ -9,13 +9,14 @@ production order; another integrator's data answers 404.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from chassis.auth import Principal, authorize_integrator, require
+from chassis.business_hours import french_holidays, within_business_hours
 from chassis.eventstore import Recorded
 from chassis.http import RuntimeDep
 from contracts.errors import NotFound
@@ -123,6 +124,11 @@ async def confirm_test_sims_reception(
     )
 
 
+def _in_support_hours(starts_at: datetime, duration: timedelta) -> bool:
+    # The vendor's one calendar (support's too): vendor staff are not there on public holidays.
+    return within_business_hours(starts_at, duration, french_holidays())
+
+
 @router.post("/integrators/{integrator_id}/test-sims/validation-call", status_code=201)
 async def book_validation_call(
     integrator_id: str, body: BookValidationCall, runtime: RuntimeDep, who: OpsOrIntegrator
@@ -139,6 +145,7 @@ async def book_validation_call(
             phone=body.phone,
             booked_by=who.subject,
             now=now,
+            in_support_hours=_in_support_hours,
         ),
     )
 

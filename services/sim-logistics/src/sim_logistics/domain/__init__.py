@@ -25,7 +25,6 @@ from sim_logistics.domain.process import (
     stream_id,
     validate_sims,
 )
-from sim_logistics.domain.support_hours import within_support_hours
 
 __all__ = [
     "PRODUCTION_DEADLINE",
@@ -53,5 +52,4 @@ __all__ = [
     "start_production",
     "stream_id",
     "validate_sims",
-    "within_support_hours",
 ]

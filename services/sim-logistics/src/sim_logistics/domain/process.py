@@ -8,7 +8,7 @@ command is a function (state, inputs, now) -> events that raises a contracts `Re
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -31,7 +31,9 @@ from contracts.events.sim_logistics import (
     ValidationCallBooked,
 )
 from sim_logistics.domain.iccid import cards_in_range, check_iccid
-from sim_logistics.domain.support_hours import within_support_hours
+
+#: Whether an appointment (start, duration) fits in the support's hours on a business day.
+InSupportHours = Callable[[datetime, timedelta], bool]
 
 #: Step 2 ("Délai 2 semaines") runs from the electrical profile's creation to the production order.
 TEST_SIMS_DEADLINE = timedelta(weeks=2)
@@ -273,9 +275,11 @@ def book_validation_call(
     phone: str,
     booked_by: str,
     now: datetime,
+    in_support_hours: InSupportHours,
 ) -> list[DomainEvent]:
     """The phone appointment to test and validate the SIMs the integrator received, within support
-    hours. Booking again before the outcome is recorded is a reschedule."""
+    hours (`in_support_hours`: the vendor's business calendar, holidays included, passed in so the
+    domain stays pure). Booking again before the outcome is recorded is a reschedule."""
     shipment = _current_shipment(state)
     if not shipment.received:
         raise OutOfOrder(
@@ -288,9 +292,10 @@ def book_validation_call(
         raise CommandRefused("the appointment is in the future", field="starts_at")
     if starts_at > now + FURTHEST_BOOKING:
         raise CommandRefused("the appointment is within the next six months", field="starts_at")
-    if not within_support_hours(starts_at, timedelta(minutes=duration_minutes)):
+    if not in_support_hours(starts_at, timedelta(minutes=duration_minutes)):
         raise CommandRefused(
-            "the call is held within support hours: 09:00–12:00 or 14:00–18:00, Monday to Friday, Paris time",
+            "the call is held within support hours: 09:00–12:00 or 14:00–18:00, Monday to Friday "
+            "except public holidays, Paris time",
             field="starts_at",
             code="outside_support_hours",
         )
