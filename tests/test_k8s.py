@@ -62,7 +62,15 @@ REQUIRED_EVERYWHERE = {
     "KAFKA_CREATE_TOPICS",
 }
 REQUIRED_BY_SERVICE = {
-    "notifier": {"SMTP_HOST", "SMTP_PORT", "SMTP_PASSWORD", "MAIL_FROM", "MAIL_REPLY_TO", "OPS_EMAIL"},
+    "notifier": {
+        "SMTP_HOST",
+        "SMTP_PORT",
+        "SMTP_PASSWORD",
+        "MAIL_FROM",
+        "SALES_ADMIN_EMAIL",
+        "SUPPORT_EMAIL",
+        "OPS_EMAIL",
+    },
     "ism-provisioning": {"ISM_PLATFORM_BASE_URL"},
 }
 #: A default containing one of these is a dev default: a deployment must set the setting.

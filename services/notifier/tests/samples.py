@@ -9,10 +9,18 @@ from uuid import UUID, uuid4
 from contracts.envelope import Envelope
 from contracts.events import DomainEvent
 from contracts.events.common import Contact, DossierItem, FileRef, Locale
-from contracts.events.ism_provisioning import ISMDelivered
+from contracts.events.ism_provisioning import (
+    IsmConfigurationRejected,
+    ISMDelivered,
+    IsmDeliveryWentOverdue,
+    TableError,
+)
 from contracts.events.onboarding import (
     ConfigurationSheetSent,
+    DossierItemAccepted,
     DossierItemRejected,
+    DossierItemSubmitted,
+    DossierWentOverdue,
     ElectricalProfileCreated,
     IntegratorRegistered,
     IntegratorWentLive,
@@ -21,6 +29,7 @@ from contracts.events.onboarding import (
 from contracts.events.sim_logistics import (
     DeliveryNoteSent,
     ProductionOrdered,
+    ProductionStarted,
     SimsDelivered,
     SimsRejected,
     SimsValidated,
@@ -30,14 +39,21 @@ from contracts.events.sim_logistics import (
 )
 from contracts.events.support import (
     Channel,
+    IntegratorApprovalRevoked,
+    IntegratorApprovalSuspended,
+    IntegratorApproved,
+    IntegratorToldOfRelease,
     IntegratorWarnedOfWithdrawal,
     Requester,
     TicketClosed,
+    TicketMessagePosted,
     TicketOpened,
+    TicketReopened,
     TicketResolved,
     TicketStillWaitingOnTracker,
     TicketTaken,
     TrackerDeclarationMade,
+    TrackerDeclarationSettled,
 )
 from contracts.events.web import PasswordResetRequested, PortalRole, PortalUserInvited
 
@@ -73,6 +89,7 @@ def opened() -> TicketOpened:
         subject="Caisse bloquée <après mise à jour>",
         description="La caisse ne démarre plus.",
         opened_by="tech-1",
+        ticket_number="T-2026-000123",
     )
 
 
@@ -113,7 +130,8 @@ def mapped_events() -> dict[str, DomainEvent]:
         "ProductionOrdered": ProductionOrdered(
             quantity=5000,
             delivery_address="2 avenue du Port, 13002 Marseille",
-            artwork_reference="ART-7",
+            artwork_reference="d" * 64,
+            artwork_filename="carte-acme.pdf",
             due_at=NOW + timedelta(weeks=4),
             ordered_by="alice",
         ),
@@ -160,6 +178,50 @@ def mapped_events() -> dict[str, DomainEvent]:
             version="3.2.0",
             reason="Anomalie majeure sur la clôture",
             warning_message="Ne plus installer la 3.2.0.",
+        ),
+        "DossierItemSubmitted": DossierItemSubmitted(
+            item=DossierItem.OFFERS_TABLE,
+            file=FileRef(sha256="c" * 64, size=900, filename="offres <2026>.csv", media_type="text/csv"),
+            submitted_by="alice@acme.example",
+        ),
+        "DossierItemAccepted": DossierItemAccepted(item=DossierItem.LOGO, accepted_by="ops-user"),
+        "DossierWentOverdue": DossierWentOverdue(
+            due_at=NOW - timedelta(hours=1),
+            detected_at=NOW,
+            missing_items=[DossierItem.LOGO, DossierItem.ARCEP_DECLARATION],
+        ),
+        "ProductionStarted": ProductionStarted(started_by="ops-user"),
+        "IsmConfigurationRejected": IsmConfigurationRejected(
+            errors=[
+                TableError(
+                    table=DossierItem.OFFERS_TABLE, row=3, column="zones", reason="zone « Z9 » inconnue"
+                ),
+                TableError(table=DossierItem.TERMINALS_TABLE, reason="la table est vide"),
+            ]
+        ),
+        "IsmDeliveryWentOverdue": IsmDeliveryWentOverdue(due_at=NOW - timedelta(days=1), detected_at=NOW),
+        "TicketMessagePosted": TicketMessagePosted(
+            ticket_id=TICKET,
+            author="Chloé Requester",
+            body="Toujours bloquée, voir https://evil.example/login",
+            internal=False,
+            by_integrator=True,
+        ),
+        "TicketReopened": TicketReopened(
+            ticket_id=TICKET, reason="Le problème revient.", reopened_by="chloe"
+        ),
+        "TrackerDeclarationSettled": TrackerDeclarationSettled(
+            ticket_id=TICKET, tracker_reference="TRK-881", outcome="Corrigé en 3.2.1.", settled_by="tech"
+        ),
+        "IntegratorToldOfRelease": IntegratorToldOfRelease(
+            version="3.2.1", release_notes="Correction de la clôture.", certified=True
+        ),
+        "IntegratorApproved": IntegratorApproved(approved_by="tech"),
+        "IntegratorApprovalSuspended": IntegratorApprovalSuspended(
+            employee_name="Eve Nouvelle", reason="représentante déclarée, formation et charte à faire"
+        ),
+        "IntegratorApprovalRevoked": IntegratorApprovalRevoked(
+            reason="Non-conformité NF525", revoked_by="tech"
         ),
         "PortalUserInvited": PortalUserInvited(
             user_id=uuid4(),

@@ -22,7 +22,7 @@ def invitation(**changes):
         phone="+33102030405",
         organizer_name="Plateforme intégrateurs",
         organizer_email="noreply@integrator-platform.example",
-        attendee_email="alice@acme.example",
+        attendee_emails=["alice@acme.example"],
     )
     values.update(changes)
     return validation_call_invitation(**values)
@@ -76,4 +76,4 @@ def test_escape_text():
 
 def test_a_line_break_cannot_smuggle_a_property():
     with pytest.raises(ValueError):
-        invitation(attendee_email="alice@acme.example\r\nATTENDEE:mailto:eve@evil.example")
+        invitation(attendee_emails=["alice@acme.example\r\nATTENDEE:mailto:eve@evil.example"])

@@ -71,8 +71,21 @@ def test_every_mapped_email_renders_with_every_field_filled(event_type, locale):
         assert "<SAS>" not in html and "<après" not in html
         assert message["Message-ID"].strip() == email.message_id
         assert message["To"] == email.recipients[0]
-        assert message["Reply-To"] == SETTINGS.mail_reply_to
+        # Replies reach a named person; the platform writes on the vendor's behalf.
+        assert message["Reply-To"] in (SETTINGS.sales_admin_email, SETTINGS.support_email)
         assert "noreply@integrator-platform.example" in message["From"]
+        assert SETTINGS.vendor_name in message["From"]
+        # Every email is signed by the named sales administrator, with the support line.
+        for content in (text, html):
+            assert SETTINGS.sales_admin_name in content and SETTINGS.sales_admin_phone in content
+            assert SETTINGS.support_phone in content and SETTINGS.support_email in content
+        # A document an email mentions is one the portal's documents page serves.
+        for content in (text, html):
+            assert (
+                "disponible sur la plateforme" not in content and "available on the platform" not in content
+            )
+        if "documents" in text:
+            assert f"{SETTINGS.public_base_url}/portal/documents" in text
 
 
 @pytest.mark.parametrize("locale", [Locale.FR, Locale.EN])

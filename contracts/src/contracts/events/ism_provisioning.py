@@ -100,6 +100,14 @@ class SimsDeliveryNoted(IsmEvent):
     source_event_id: UUID
 
 
+class IsmDeliveryWentOverdue(IsmEvent):
+    """The ISM is still not delivered `due_at` after the SIMs were (ism-provisioning's delay setting).
+    Raised once; ops and the integrator are told."""
+
+    due_at: AwareDatetime
+    detected_at: AwareDatetime
+
+
 class LogoAcceptanceNoted(IsmEvent):
     """ism-provisioning learnt from onboarding that the logo was accepted (shown on the platform).
 

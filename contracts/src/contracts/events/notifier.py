@@ -20,7 +20,8 @@ class NotifierEvent(DomainEvent):
 
 
 class IntegratorContactsNoted(NotifierEvent):
-    """The notifier learnt an integrator's contacts and language from onboarding's IntegratorRegistered.
+    """The notifier learnt an integrator's contacts and language from onboarding's IntegratorRegistered
+    (or, later, IntegratorContactsUpdated: the last one noted is who gets the emails).
 
     Why: the recipients of every later email come from the notifier's own log, so its tables rebuild
     without asking onboarding (a service never calls another one).
@@ -44,6 +45,8 @@ class TicketRequesterNoted(NotifierEvent):
     requester_email: EmailStr
     subject: str = Field(min_length=1, max_length=300)
     source_event_id: UUID
+    #: The number people quote (`T-2026-000123`), when support gave one.
+    ticket_number: str | None = None
 
 
 class EventHeldForContacts(NotifierEvent):

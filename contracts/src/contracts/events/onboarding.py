@@ -29,6 +29,27 @@ class IntegratorRegistered(OnboardingEvent):
     registered_by: str
 
 
+class IntegratorContactsUpdated(OnboardingEvent):
+    """The integrator's contacts and/or language changed after registration (by ops or the integrator).
+
+    Carries the whole new list, not a difference: a consumer replaces what it knew, so the emails
+    after it go to the new addresses, in the new language.
+    """
+
+    contacts: list[Contact] = Field(min_length=1)
+    locale: Locale
+    updated_by: str
+
+
+class DossierWentOverdue(OnboardingEvent):
+    """The dossier is still incomplete `due_at` after registration (the onboarding's delay setting).
+    Raised once; ops and the integrator are told which items are still missing."""
+
+    due_at: AwareDatetime
+    detected_at: AwareDatetime
+    missing_items: list[DossierItem] = Field(min_length=1)
+
+
 class DossierItemSubmitted(OnboardingEvent):
     item: DossierItem
     file: FileRef | None = None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import ClassVar
+from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
 from contracts.events.base import DomainEvent
+from contracts.events.common import DossierItem, TableSnapshot
 
 
 class SimLogisticsEvent(DomainEvent):
@@ -63,6 +65,9 @@ class ProductionOrdered(SimLogisticsEvent):
     due_at: AwareDatetime
     ordered_by: str
     late_by_seconds: int = Field(default=0, ge=0)
+    #: The accepted artwork's file name, as the integrator sent it: what people recognise
+    #: (`artwork_reference` is its sha256). Absent on orders placed before it was carried.
+    artwork_filename: str | None = Field(default=None, max_length=255)
 
 
 class ProductionStarted(SimLogisticsEvent):
@@ -102,3 +107,14 @@ class ArtworkAcceptanceNoted(SimLogisticsEvent):
     """sim-logistics learnt from onboarding's events that the SIM artwork was accepted."""
 
     artwork_reference: str
+    artwork_filename: str | None = Field(default=None, max_length=255)
+
+
+class TariffTableNoted(SimLogisticsEvent):
+    """sim-logistics learnt from onboarding's DossierItemAccepted an accepted offers, tariffs or
+    terminals table: the tariff grid sent with the delivery note is built from these rows, from
+    this service's own log (services never call each other)."""
+
+    table: DossierItem
+    snapshot: TableSnapshot
+    source_event_id: UUID

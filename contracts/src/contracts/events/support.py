@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, EmailStr, Field
 
 from contracts.events.base import DomainEvent
-from contracts.events.common import Frozen
+from contracts.events.common import Contact, Frozen
 
 #: Partition key of events that concern every integrator (releases).
 VENDOR_WIDE = "vendor"
@@ -76,6 +76,27 @@ class CharterSigned(SupportEvent):
     charter_version: str
 
 
+class IntegratorApprovalSuspended(SupportEvent):
+    """Seed 004: approved means every representing employee trained and signed. A representing
+    employee declared who has not yet trained or signed suspends the approval until they have
+    (then `IntegratorApproved` again)."""
+
+    employee_name: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class IntegratorNoted(SupportEvent):
+    """Support learnt an integrator's company data and contacts from onboarding's events
+    (IntegratorRegistered, IntegratorContactsUpdated), so its lists name companies, not UUIDs, and
+    it knows who may ask tickets for the integrator."""
+
+    legal_name: str = Field(min_length=1, max_length=200)
+    siret: str
+    address: str
+    contacts: list[Contact] = Field(min_length=1)
+    source_event_id: UUID
+
+
 class IntegratorApproved(SupportEvent):
     approved_by: str
 
@@ -116,6 +137,15 @@ class IntegratorWarnedOfWithdrawal(SupportEvent):
     warning_message: str = Field(min_length=1)
 
 
+class IntegratorToldOfRelease(SupportEvent):
+    """One approved integrator told of a newly published version (one per integrator, on its approval
+    stream, like IntegratorWarnedOfWithdrawal), so the notifier mails exactly the approved ones."""
+
+    version: str
+    release_notes: str
+    certified: bool
+
+
 class InstallationReported(SupportEvent):
     """A procès-verbal d'installation, accepted."""
 
@@ -137,6 +167,9 @@ class TicketOpened(SupportEvent):
     subject: str = Field(min_length=1, max_length=300)
     description: str = Field(min_length=1, max_length=20_000)
     opened_by: str
+    #: The number people read and quote (`T-2026-000123`), assigned by support at opening, unique
+    #: in support. Optional: tickets opened before numbers existed have none.
+    ticket_number: str | None = Field(default=None, pattern=r"^T-\d{4}-\d{6,}$")
 
 
 class TicketQualified(SupportEvent):
@@ -156,6 +189,8 @@ class TicketMessagePosted(SupportEvent):
     body: str = Field(min_length=1, max_length=20_000)
     #: Internal notes are never shown or sent to the integrator.
     internal: bool
+    #: Written by the integrator (portal/API) rather than by the vendor's staff: who hears of it.
+    by_integrator: bool = False
 
 
 class TrackerDeclarationMade(SupportEvent):

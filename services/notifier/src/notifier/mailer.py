@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import socket
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import policy
 from email.header import Header
 from email.headerregistry import Address
@@ -24,11 +24,12 @@ from uuid import UUID
 import aiosmtplib
 
 from chassis.links import sign_link_token
+from contracts.events import REGISTRY
 from contracts.events.ism_provisioning import SET_PASSWORD_LINK_PURPOSE
 from contracts.events.notifier import EmailIntended
 from notifier.domain.invitation import validation_call_invitation
 from notifier.domain.mapping import RULES_BY_TEMPLATE, Link
-from notifier.rendering import render
+from notifier.rendering import VendorContact, render
 from notifier.vocabulary import LABELS
 
 #: The purpose support signs survey links with (support's `SURVEY`).
@@ -73,14 +74,17 @@ LINKS: dict[Link, tuple[str, str, str, str]] = {
 }
 
 
-def link_for(link: Link, event: dict[str, Any], settings: Any) -> str:
-    """The signed link, derived from the token id and expiry the event carries (chassis.links)."""
+def link_for(link: Link, event: dict[str, Any], settings: Any, *, issued_at: datetime) -> str:
+    """The signed link, derived from the token id and expiry the event carries (chassis.links), the
+    expiry capped at `issued_at` + MAX_LINK_TTL_HOURS: the event is not trusted with the lifetime."""
     secret = settings.link_signing_secret.get_secret_value()
     base = settings.public_base_url.rstrip("/")
     purpose, id_field, expiry_field, page = LINKS[link]
-    token = sign_link_token(
-        secret, purpose, UUID(event[id_field]), datetime.fromisoformat(event[expiry_field])
+    expires_at = min(
+        datetime.fromisoformat(event[expiry_field]),
+        issued_at + timedelta(hours=settings.max_link_ttl_hours),
     )
+    token = sign_link_token(secret, purpose, UUID(event[id_field]), expires_at)
     return base + page.format(token=token)
 
 
@@ -129,11 +133,48 @@ def _address_header(addresses: list[Address]) -> Address | list[Address] | str:
     return _Encoded(",\n ".join(_folded_address(a) for a in addresses))
 
 
+def _encoded_phrase(display_name: str) -> str:
+    """A long non-ASCII display name as several encoded words, cut only where the name has a space.
+
+    One encoded word can outgrow a line ("<vendor> via la plateforme intégrateurs"). Cut anywhere
+    else, readers (Python's own address parser among them) show a space inside a word, because
+    the white space between encoded words in a phrase is kept there; cut at a space, it is that space.
+    """
+    words: list[str] = []
+    chunk = ""
+    for word in display_name.split(" "):
+        candidate = f"{chunk} {word}" if chunk else word
+        if chunk and len(Header(candidate, "utf-8").encode()) > 70:
+            words.append(Header(chunk, "utf-8").encode())
+            candidate = word
+        chunk = candidate
+    words.append(Header(chunk, "utf-8").encode())
+    return "\n ".join(words)
+
+
 def _folded_address(address: Address) -> str:
     """`name <addr>`, folded before the angle address when long (RFC 5322 folding white space)."""
     formatted = formataddr((address.display_name, address.addr_spec), "utf-8")
     name, _, angle = formatted.rpartition(" <")
+    if name.startswith("=?") and len(name) > 60:
+        name = _encoded_phrase(address.display_name)
     return f"{name}\n <{angle}" if name and len(formatted) > 60 else formatted
+
+
+def from_address(settings: Any, locale: str) -> Address:
+    """The platform's address, named as writing on the vendor's behalf ("<vendor> via ...")."""
+    platform = _address(settings.mail_from)
+    name = one_line(LABELS[locale]["via"].format(vendor=settings.vendor_name))
+    return Address(display_name=name, username=platform.username, domain=platform.domain)
+
+
+def reply_to(intended: EmailIntended, settings: Any) -> str:
+    """Replies reach a person: the support line for support's emails (tickets, approval, releases),
+    the named sales administrator for the rest (onboarding, SIMs, ISM)."""
+    if REGISTRY.knows(intended.source_event_type):
+        if REGISTRY.model(intended.source_event_type).producer == "support":
+            return settings.support_email
+    return settings.sales_admin_email
 
 
 def compose(
@@ -147,17 +188,25 @@ def compose(
         link = (
             LABELS[locale]["hidden_link"]
             if for_ops
-            else link_for(rule.link, intended.context["event"], settings)
+            else link_for(rule.link, intended.context["event"], settings, issued_at=intended_at)
         )
-    rendered = render(intended.template, locale, intended.context, link=link)
+    vendor = VendorContact.from_settings(settings)
+    rendered = render(
+        intended.template,
+        locale,
+        intended.context,
+        link=link,
+        base_url=settings.public_base_url,
+        vendor=vendor,
+    )
 
     # Our own headers are encoded here rather than parsed by the header registry (the most CPU
     # of composing): every value is one line (`one_line`), so none can become a second header.
     message = EmailMessage(policy=SMTP_POLICY)
     message["Message-ID"] = _Encoded(one_line(intended.message_id))
     message["Date"] = _Encoded(format_datetime(intended_at))
-    message["From"] = _address_header([_address(settings.mail_from)])
-    message["Reply-To"] = _address_header([_address(settings.mail_reply_to)])
+    message["From"] = _address_header([from_address(settings, locale)])
+    message["Reply-To"] = _address_header([_address(reply_to(intended, settings))])
     message["To"] = _address_header([_address(r) for r in intended.recipients])
     message["Subject"] = _text_header("Subject", rendered.subject)
     message["Auto-Submitted"] = _Encoded("auto-generated")  # RFC 3834: no auto-replies to this
@@ -166,7 +215,6 @@ def compose(
     message.add_alternative(rendered.html, subtype="html")
     if rule.invitation:
         event = intended.context["event"]
-        organizer = _address(settings.mail_from)
         ics = validation_call_invitation(
             integrator_id=intended.context["integrator_id"],
             booked_at=intended_at,
@@ -175,9 +223,10 @@ def compose(
             summary=LABELS[locale]["invitation"],
             description=rendered.text,
             phone=event["phone"],
-            organizer_name=organizer.display_name or organizer.addr_spec,
-            organizer_email=organizer.addr_spec,
-            attendee_email=intended.recipients[0],
+            # The vendor's named contact holds the call: organiser, and invited on every copy.
+            organizer_name=vendor.sales_admin_name,
+            organizer_email=vendor.sales_admin_email,
+            attendee_emails=[intended.recipients[0], vendor.sales_admin_email],
         )
         message.add_attachment(
             ics.encode(),

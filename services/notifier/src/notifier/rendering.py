@@ -9,6 +9,7 @@ it fails to render instead, and the failure is recorded and shown to ops.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_context
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from notifier.vocabulary import LABELS
 
@@ -92,6 +93,52 @@ HTML = _environment(autoescape=True)
 
 
 @dataclass(frozen=True)
+class VendorContact:
+    """Who the emails are from and whom to call: the vendor's named sales administrator (seed 000)
+    and its support line (seed 004), from the notifier's settings. Signs every email."""
+
+    vendor_name: str
+    sales_admin_name: str
+    sales_admin_role: str
+    sales_admin_phone: str
+    sales_admin_email: str
+    support_phone: str
+    support_email: str
+    support_hours: dict[str, str]
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> VendorContact:
+        return cls(
+            vendor_name=settings.vendor_name,
+            sales_admin_name=settings.sales_admin_name,
+            sales_admin_role=settings.sales_admin_role,
+            sales_admin_phone=settings.sales_admin_phone,
+            sales_admin_email=settings.sales_admin_email,
+            support_phone=settings.support_phone,
+            support_email=settings.support_email,
+            support_hours={"fr": settings.support_hours, "en": settings.support_hours_en},
+        )
+
+    def signature_lines(self, locale: str) -> list[str]:
+        labels = LABELS[locale]
+        return [
+            self.sales_admin_name,
+            f"{self.sales_admin_role}, {self.vendor_name}",
+            f"{labels['phone']} {self.sales_admin_phone} · {self.sales_admin_email}",
+            labels["support_line"].format(
+                phone=self.support_phone, email=self.support_email, hours=self.support_hours[locale]
+            ),
+        ]
+
+
+@functools.cache
+def default_vendor() -> VendorContact:
+    from notifier.settings import Settings  # the defaults, for rendering without a running service
+
+    return VendorContact.from_settings(Settings())
+
+
+@dataclass(frozen=True)
 class RenderedEmail:
     subject: str
     text: str
@@ -107,21 +154,48 @@ def _block(template: Template, name: str, variables: dict[str, Any]) -> str:
 _URL = re.compile(r"https?://[^\s<>\"]+")
 
 
-def _html_paragraphs(escaped_body: str) -> Markup:
-    """Blank-line separated paragraphs of already-escaped text into <p>, URLs into links."""
+def _html_paragraphs(escaped_body: str, trusted: tuple[str, ...]) -> Markup:
+    """Blank-line separated paragraphs of already-escaped text into <p>; only the platform's own
+    URLs (starting with one of `trusted`) into links. A URL someone typed (a ticket message, a
+    rejection reason) stays text: the email does not lend it a clickable look of authority."""
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", escaped_body) if p.strip()]
     html = []
+
+    def link(match: re.Match[str]) -> str:
+        url = match.group(0)
+        unescaped = url.replace("&amp;", "&")
+        if any(unescaped == t or unescaped.startswith(t.rstrip("/") + "/") for t in trusted):
+            return f'<a href="{url}">{url}</a>'
+        return url
+
     for paragraph in paragraphs:
-        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', paragraph)
+        linked = _URL.sub(link, paragraph)
         html.append("<p>" + "<br>\n".join(line.strip() for line in linked.splitlines()) + "</p>")
     return Markup("\n".join(html))  # noqa: S704 (built only from escaped template output)
 
 
-def render(template: str, locale: str, context: dict[str, Any], *, link: str | None = None) -> RenderedEmail:
-    """Render one email. `link` is the signed set-password or survey URL when the template has one."""
+def render(
+    template: str,
+    locale: str,
+    context: dict[str, Any],
+    *,
+    link: str | None = None,
+    base_url: str = "http://localhost:8000",
+    vendor: VendorContact | None = None,
+) -> RenderedEmail:
+    """Render one email. `link` is the signed set-password or survey URL when the template has one;
+    `base_url` the web front's public origin (document pages: `{{ base_url }}/portal/documents`)."""
     if locale not in LOCALES:
         raise LookupError(f"no templates in {locale!r}")
-    variables: dict[str, Any] = {**context, "locale": locale, "labels": LABELS[locale]}
+    vendor = vendor or default_vendor()
+    base_url = base_url.rstrip("/")
+    variables: dict[str, Any] = {
+        **context,
+        "locale": locale,
+        "labels": LABELS[locale],
+        "base_url": base_url,
+        "vendor": vendor,
+    }
     if link is not None:
         variables["link"] = link
     name = f"{locale}/{template}.j2"
@@ -131,9 +205,10 @@ def render(template: str, locale: str, context: dict[str, Any], *, link: str | N
         raise EmptyPlaceholder(f"{name}: empty subject")
     body_text = _block(TEXT.get_template(name), "body", variables).strip()
     body_html = _block(HTML.get_template(name), "body", variables)
-    signature = LABELS[locale]["signature"]
-    text = f"{body_text}\n\n-- \n{signature}\n"
+    signature = vendor.signature_lines(locale)
+    text = f"{body_text}\n\n-- \n" + "\n".join(signature) + "\n"
+    trusted = (base_url, link) if link else (base_url,)
     html = HTML.get_template("layout.html.j2").render(
-        lang=locale, subject=subject, body=_html_paragraphs(body_html), signature=escape(signature)
+        lang=locale, subject=subject, body=_html_paragraphs(body_html, trusted), signature=signature
     )
     return RenderedEmail(subject=subject, text=text, html=html)

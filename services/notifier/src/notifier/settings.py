@@ -23,11 +23,40 @@ class Settings(ServiceSettings):
     #: How often the schedule looks for emails due (intended but unsent, or due for a retry)
     #: (EMAIL_RETRY_CHECK_SECONDS).
     email_retry_check_seconds: float = Field(default=1.0, gt=0)
+    #: The platform's own sending address (MAIL_FROM): the SMTP envelope sender and the From
+    #: address. The From display name says on whose behalf it writes (`vendor_name`).
     mail_from: str = "Plateforme intégrateurs <noreply@integrator-platform.example>"
-    mail_reply_to: str = "support@integrator-platform.example"
+    #: The vendor the platform writes for (VENDOR_NAME): "<vendor> via la plateforme intégrateurs".
+    vendor_name: str = "Caisse Libre Éditions"
+    #: The named contact of seed 000 (SALES_ADMIN_*): signs every email and receives the replies
+    #: to onboarding emails (Reply-To); organises the validation call.
+    sales_admin_name: str = "Claire Dubois"
+    sales_admin_role: str = "Administratrice des ventes"
+    sales_admin_phone: str = "+33 1 84 80 12 34"
+    sales_admin_email: str = "adv@caisse-libre.example"
+    #: The support line of seed 004 (SUPPORT_*): in every signature, and the Reply-To of ticket emails.
+    support_phone: str = "+33 1 84 80 12 00"
+    support_email: str = "support@caisse-libre.example"
+    support_hours: str = "lundi–vendredi 9 h–12 h, 14 h–18 h"
+    support_hours_en: str = "Monday–Friday 9:00–12:00, 14:00–18:00 (Paris time)"
     ops_email: str = "ops@integrator-platform.example"
+    #: The longest a link the notifier signs may live (MAX_LINK_TTL_HOURS), whatever expiry the event
+    #: carries: a forged event cannot get a long-lived set-password link signed. The default is the
+    #: longest legitimate one (support's 14-day survey); raise it with SURVEY_TTL_DAYS.
+    max_link_ttl_hours: int = Field(default=14 * 24, ge=1, le=365 * 24)
 
-    @field_validator("mail_from", "mail_reply_to", "ops_email", "smtp_host")
+    @field_validator(
+        "mail_from",
+        "vendor_name",
+        "sales_admin_name",
+        "sales_admin_role",
+        "sales_admin_phone",
+        "sales_admin_email",
+        "support_phone",
+        "support_email",
+        "ops_email",
+        "smtp_host",
+    )
     @classmethod
     def _one_line(cls, value: str) -> str:
         # These go into mail headers and the SMTP envelope: a line break would inject headers.

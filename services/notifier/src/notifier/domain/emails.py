@@ -60,6 +60,8 @@ def intend_emails(
     are intended: one per rule of the mapping and per recipient."""
     intended = []
     for rule in MAPPING.get(source.event_type, ()):
+        if not rule.applies_to(source.payload):
+            continue
         for recipient in recipients_for(
             rule,
             integrator_id=source.integrator_id,
@@ -75,6 +77,8 @@ def intend_emails(
                 "integrator_name": integrator.legal_name if integrator else None,
                 "recipient_name": recipient.name or None,
                 "ticket_subject": ticket.subject if ticket else None,
+                # What people quote; tickets opened before numbers existed show their id.
+                "ticket_number": (ticket.number or source.payload.get("ticket_id")) if ticket else None,
             }
             email_id = email_id_for(source.event_id, rule.template, recipient.address)
             intended.append(

@@ -57,7 +57,7 @@ def validation_call_invitation(
     phone: str,
     organizer_name: str,
     organizer_email: str,
-    attendee_email: str,
+    attendee_emails: list[str],
 ) -> str:
     lines = [
         "BEGIN:VCALENDAR",
@@ -75,7 +75,10 @@ def validation_call_invitation(
         f"DESCRIPTION:{escape_text(description)}",
         f"LOCATION:{escape_text(phone)}",
         f'ORGANIZER;CN="{organizer_name.replace(chr(34), "")}":mailto:{organizer_email}',
-        f"ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{attendee_email}",
+        *(
+            f"ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{email}"
+            for email in dict.fromkeys(attendee_emails)  # each once, in order
+        ),
         "STATUS:CONFIRMED",
         "END:VEVENT",
         "END:VCALENDAR",

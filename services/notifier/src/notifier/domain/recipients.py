@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from contracts.envelope import Envelope
-from contracts.errors import NotFound
+from contracts.errors import NotFound, OutOfOrder
 from contracts.events import DomainEvent
 from contracts.events.common import Contact, Locale
 from contracts.events.notifier import (
@@ -21,7 +21,7 @@ from contracts.events.notifier import (
     IntegratorContactsNoted,
     TicketRequesterNoted,
 )
-from contracts.events.onboarding import IntegratorRegistered
+from contracts.events.onboarding import IntegratorContactsUpdated, IntegratorRegistered
 from contracts.events.support import TicketOpened
 from notifier.domain.mapping import MAPPING, Audience, EmailRule
 
@@ -38,6 +38,7 @@ class TicketRequester:
     name: str
     email: str
     subject: str
+    number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ def requester_from(history: Iterable[DomainEvent]) -> TicketRequester | None:
     requester = None
     for event in history:
         if isinstance(event, TicketRequesterNoted):
-            requester = TicketRequester(event.requester_name, str(event.requester_email), event.subject)
+            requester = TicketRequester(
+                event.requester_name, str(event.requester_email), event.subject, event.ticket_number
+            )
     return requester
 
 
@@ -104,9 +107,20 @@ def release(held: list[Envelope]) -> list[DomainEvent]:
 def note_contacts(
     history: list[DomainEvent], registered: IntegratorRegistered, source_event_id: UUID
 ) -> list[DomainEvent]:
-    """Given the integrator's notifier stream, when it registers, then its contacts are noted (once)."""
+    """Given the integrator's notifier stream, when it registers, then its contacts are noted (once).
+
+    An integrator registers once: the same registration again (a redelivery) changes nothing, and
+    another registration for an integrator whose contacts are known is refused (dead-lettered for
+    ops), never applied — else anyone able to write to the topic would redirect its emails. Changed
+    contacts come as their own event (IntegratorContactsUpdated)."""
     if any(isinstance(e, IntegratorContactsNoted) and e.source_event_id == source_event_id for e in history):
         return []
+    if any(isinstance(e, IntegratorContactsNoted) for e in history):
+        raise OutOfOrder(
+            "a second registration for an integrator whose contacts are already known: not applied",
+            field="integrator_id",
+            code="already_registered",
+        )
     return [
         IntegratorContactsNoted(
             legal_name=registered.legal_name,
@@ -128,6 +142,28 @@ def note_requester(
             requester_name=opened.requester.name,
             requester_email=opened.requester.email,
             subject=opened.subject,
+            source_event_id=source_event_id,
+            ticket_number=opened.ticket_number,
+        )
+    ]
+
+
+def update_contacts(
+    history: list[DomainEvent], updated: IntegratorContactsUpdated, source_event_id: UUID
+) -> list[DomainEvent]:
+    """Given the integrator's notifier stream, when its contacts or language change, then the new
+    ones are noted (once per update): every later email goes to them."""
+    if any(isinstance(e, IntegratorContactsNoted) and e.source_event_id == source_event_id for e in history):
+        return []
+    known = contacts_from(history)
+    if known is None:
+        # Same topic and key as the registration, so it cannot legitimately come first.
+        raise NotFound("contacts updated for an integrator never registered", field="integrator_id")
+    return [
+        IntegratorContactsNoted(
+            legal_name=known.legal_name,
+            contacts=updated.contacts,
+            locale=updated.locale,
             source_event_id=source_event_id,
         )
     ]
