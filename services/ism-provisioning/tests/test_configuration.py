@@ -89,7 +89,7 @@ def test_bad_offer_rows_are_reported_by_row_and_column():
     errors = errors_by_row(parsed.errors)
     # row 1 is the header: the first data row is row 2, as in the integrator's spreadsheet
     assert "duplicate 'ESS-5' (already on row 2)" in errors[(3, "code")]
-    assert "not a plain decimal" in errors[(4, "monthly_price_eur")]
+    assert "not a price in euros" in errors[(4, "monthly_price_eur")]
     assert "negative" in errors[(5, "monthly_price_eur")]
     assert "more than 4 decimals" in errors[(6, "monthly_price_eur")]
     assert "is not a code" in errors[(7, "code")]
@@ -100,7 +100,11 @@ def test_bad_offer_rows_are_reported_by_row_and_column():
 
 def test_a_table_without_a_required_column_is_refused_on_the_header():
     parsed = parse_table(DossierItem.TERMINALS_TABLE, sample("terminals_bad.csv"))
-    assert [(e.row, e.column, e.reason) for e in parsed.errors] == [(1, "price_eur", "missing column")]
+    [error] = parsed.errors
+    assert (error.row, error.column) == (1, "price_eur")
+    # The reason says what was found and what the column may be headed, so the file can be fixed.
+    assert error.reason.startswith("missing column 'price_eur': the columns found are 'brand', 'model'")
+    assert "'prix'" in error.reason
 
 
 def test_duplicate_terminal_models_and_international_destinations_are_refused():

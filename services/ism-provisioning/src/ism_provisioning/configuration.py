@@ -12,13 +12,15 @@ invoice the ISM prints. The currency is in the column name (`..._eur`): the plat
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from chassis.tables import import_rows
 from contracts.events.common import DossierItem, TableSnapshot
-from contracts.events.ism_provisioning import ISM_TABLE_COLUMNS, TableError
+from contracts.events.ism_provisioning import TableError
+from contracts.tables import TABLE_SCHEMAS
 
 #: More decimals than this is a typo or a float printed in full (0.1 as 0.1000000000000000055...).
 MAX_DECIMALS = 4
@@ -174,35 +176,18 @@ def read_unit(text: str) -> str:
 
 
 def _cells_by_column(table: DossierItem, snapshot: TableSnapshot) -> tuple[_Rows, list[TableError]]:
-    """Match the header against the expected columns (case and spaces ignored; extra columns such
-    as a `comment` are tolerated) and give each non-blank row its cells by column name."""
-    errors: list[TableError] = []
-    header = [c.strip().lower() for c in snapshot.columns]
-    expected = ISM_TABLE_COLUMNS[table.value]
-    for column in expected:
-        if column not in header:
-            errors.append(TableError(table=table, row=1, column=column, reason="missing column"))
-    seen: set[str] = set()
-    for column in header:
-        if column in seen and column in expected:
-            errors.append(TableError(table=table, row=1, column=column, reason="column appears twice"))
-        seen.add(column)
+    """The rows read by the platform's one tolerant table reader (`chassis.tables`, against the
+    schema published in `contracts.tables`): headers in French or English, decimal commas,
+    `illimité`, long-form tariffs. Onboarding already sent canonical rows; a table recorded before
+    that (raw headers) reads the same way. Every problem is kept, column and cell alike."""
+    imported = import_rows(TABLE_SCHEMAS[table], [snapshot.columns, *snapshot.rows])
+    errors = [
+        TableError(table=table, row=p.row, column=p.field or p.column, reason=p.reason)
+        for p in imported.problems
+    ]
     parsed = _Rows(table)
-    if errors:
-        return parsed, errors
-    for index, row in enumerate(snapshot.rows):
-        number = index + 2
-        if not any(cell.strip() for cell in row):
-            continue  # blank lines at the end of a spreadsheet are not rows
-        if len(row) > len(header) and any(cell.strip() for cell in row[len(header) :]):
-            errors.append(
-                TableError(table=table, row=number, reason=f"{len(row)} cells for {len(header)} columns")
-            )
-            continue
-        padded = list(row) + [""] * (len(header) - len(row))
-        parsed.rows.append((number, {name: padded[header.index(name)] for name in expected}))
-    if not parsed.rows and not errors:
-        errors.append(TableError(table=table, reason="the table has no rows"))
+    for number, cells in imported.rows:
+        parsed.rows.append((number, dict(zip(imported.columns, cells, strict=True))))
     return parsed, errors
 
 
@@ -228,30 +213,6 @@ def _read_rows(
         else:
             items.append((number, build(**values)))
     return items, errors
-
-
-def _no_duplicates(
-    table: DossierItem,
-    items: Iterable[tuple[int, T]],
-    key: Callable[[T], str],
-    column: str,
-) -> list[TableError]:
-    first_seen: dict[str, int] = {}
-    errors = []
-    for number, item in items:
-        k = key(item).casefold()
-        if k in first_seen:
-            errors.append(
-                TableError(
-                    table=table,
-                    row=number,
-                    column=column,
-                    reason=f"duplicate {key(item)!r} (already on row {first_seen[k]})",
-                )
-            )
-        else:
-            first_seen[k] = number
-    return errors
 
 
 OFFER_READERS: Readers = {
@@ -292,14 +253,15 @@ def parse_table(table: DossierItem, snapshot: TableSnapshot) -> ParsedTable:
     """Read one table on its own: columns, cells, duplicates. Cross-table checks are in `assess`."""
     parsed, errors = _cells_by_column(table, snapshot)
     items: list[tuple[int, Any]]  # typed rows, each table its own dataclass
+    # Duplicates (offer codes, destinations, terminal models) are found by the reader: the schema
+    # says what makes a row unique.
+    dup: list[TableError] = []
     if table is DossierItem.OFFERS_TABLE:
         items, cell_errors = _read_rows(parsed, OFFER_READERS, Offer)
-        dup = _no_duplicates(table, items, lambda o: o.code, "code")
     elif table is DossierItem.TARIFFS_METROPOLITAN:
         items, cell_errors = _read_rows(parsed, METROPOLITAN_READERS, MetropolitanTariff)
-        dup = _no_duplicates(table, items, lambda t: t.code, "code")
         units = {t.unit for _, t in items}
-        if items and not cell_errors:
+        if items and not cell_errors and not errors:
             dup += [
                 TableError(table=table, column="unit", reason=f"no tariff per {unit}")
                 for unit in REQUIRED_METROPOLITAN_UNITS
@@ -307,10 +269,8 @@ def parse_table(table: DossierItem, snapshot: TableSnapshot) -> ParsedTable:
             ]
     elif table is DossierItem.TARIFFS_INTERNATIONAL:
         items, cell_errors = _read_rows(parsed, INTERNATIONAL_READERS, InternationalTariff)
-        dup = _no_duplicates(table, items, lambda t: t.destination, "destination")
     elif table is DossierItem.TERMINALS_TABLE:
         items, cell_errors = _read_rows(parsed, TERMINAL_READERS, Terminal)
-        dup = _no_duplicates(table, items, lambda t: f"{t.brand} {t.model}", "model")
     else:
         raise ValueError(f"{table} is not an ISM table")
     return ParsedTable(table, tuple(items), tuple(errors + cell_errors + dup))
