@@ -82,5 +82,10 @@ def trace(
             typer.echo("no trace matches")
             raise typer.Exit(1)
         trace_id = candidates[-1]
+    roots = trace_tree(spans, trace_id.strip().lower())
+    if not roots:
+        # Said, and a non-zero exit: a script (or a person) must not take silence for an empty trace.
+        typer.echo(f"trace {trace_id} not found under {traces_dir}", err=True)
+        raise typer.Exit(1)
     typer.echo(f"trace {trace_id}")
-    typer.echo(render(trace_tree(spans, trace_id)))
+    typer.echo(render(roots))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import httpx
@@ -14,7 +15,9 @@ from chassis.auth import mint_token
 from chassis.settings import ServiceSettings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Ops' view of the running platform.")
-console = Console()
+#: Piped or redirected (not a terminal), the tables are printed whole: rich would otherwise cut them
+#: to 80 columns, and a cut integrator id or error is useless in a log or a grep.
+console = Console() if sys.stdout.isatty() else Console(width=10_000, soft_wrap=True)
 
 DEFAULT_URLS = {
     "onboarding": "http://127.0.0.1:8001",

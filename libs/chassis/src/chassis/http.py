@@ -115,7 +115,14 @@ class TraceRequests:
             if message["type"] == "http.response.start":
                 status_code = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-correlation-id", str(correlation).encode())]
+                # The request's own trace, so any response can be looked up (`platform trace <id>`,
+                # the console's trace view) without reading the event store by hand.
+                traced = [(b"traceparent", traceparent.encode())] if traceparent else []
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-correlation-id", str(correlation).encode()),
+                    *traced,
+                ]
             await send(message)
 
         with self.runtime.tracer.start_as_current_span(
@@ -128,6 +135,12 @@ class TraceRequests:
                 "correlation.id": str(correlation),
             },
         ) as span:
+            span_context = span.get_span_context()
+            traceparent = (
+                f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
+                if span_context.is_valid
+                else None
+            )
             try:
                 await self.app(scope, receive, send_wrapper)
             finally:
@@ -150,6 +163,15 @@ class TraceRequests:
                 )
                 context.correlation_id.reset(token)
                 context.causation_id.reset(causation)
+
+
+def trace_id_of(carrier: dict[str, str] | None) -> str | None:
+    """The trace id of a stored W3C trace context (`00-<32 hex>-<16 hex>-<2 hex>`), or None."""
+    traceparent = (carrier or {}).get("traceparent") or ""
+    parts = traceparent.split("-")
+    if len(parts) != 4 or len(parts[1]) != 32 or parts[1] == "0" * 32:
+        return None
+    return parts[1]
 
 
 def _parse_uuid(value: str | None) -> UUID | None:
@@ -274,6 +296,8 @@ def ops_router() -> APIRouter:
                 "stream_id": r.envelope.stream_id,
                 "occurred_at": r.envelope.occurred_at.isoformat(),
                 "correlation_id": str(r.envelope.correlation_id),
+                # The trace of the request (or consumed event) that appended it: a link to its trace.
+                "trace_id": trace_id_of(r.trace_context),
             }
             for r in recorded
         ]
