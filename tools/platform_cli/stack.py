@@ -2,7 +2,9 @@
 
 PostgreSQL (one database per service, data kept under .data/pg), the Tansu broker (memory: empty at
 every start — the relays republish from the event stores and the consumers deduplicate), an SMTP sink
-writing each email to .data/mail/, and the five services. Ctrl-C stops everything.
+writing each email to .data/mail/, the five services and the web front (port 8000, the public origin
+every email link opens). A service that dies is restarted with backoff, as Kubernetes would, and
+says so; Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -38,7 +40,17 @@ SERVICES = (
     ServiceSpec("ism-provisioning", "ism_provisioning", 8003),
     ServiceSpec("support", "support", 8004),
     ServiceSpec("notifier", "notifier", 8005),
+    ServiceSpec("web", "web", 8000),
 )
+
+#: The web front calls the services' HTTP APIs at these settings (web.app.Settings).
+URL_SETTINGS = {
+    "onboarding": "ONBOARDING_URL",
+    "sim-logistics": "SIM_LOGISTICS_URL",
+    "ism-provisioning": "ISM_PROVISIONING_URL",
+    "support": "SUPPORT_URL",
+    "notifier": "NOTIFIER_URL",
+}
 
 
 def _env_int(name: str, default: int) -> int:
@@ -77,12 +89,19 @@ class EmbeddedPlatform:
                 "HTTP_PORT": str(self.http_ports[spec.name]),
                 "TRACES_DIR": str(self.data_dir / "traces"),
                 "DATA_DIR": str(self.data_dir / "files" / spec.database),
+                # A developer's platform: the services may start on the built-in (public) secrets.
+                "DEV_MODE": "true",
                 **self.env,
             }
         )
         if spec.name == "notifier":
             env.setdefault("SMTP_HOST", "127.0.0.1")
             env["SMTP_PORT"] = str(self.smtp_port)
+        if spec.name == "web":
+            for service, variable in URL_SETTINGS.items():
+                env[variable] = self.url(service)
+        # Every link in every email opens the web front of this platform.
+        env.setdefault("PUBLIC_BASE_URL", f"http://localhost:{self.http_ports['web']}")
         return env
 
     def start(self) -> float:
@@ -93,9 +112,14 @@ class EmbeddedPlatform:
             asyncio.run(self.postgres.create_database(spec.database))
         self.kafka.start()
         self.mail.start()
-        bin_dir = Path(sys.executable).parent
         for spec in SERVICES:
-            log = open(self.data_dir / "logs" / f"{spec.name}.log", "ab")
+            self.spawn(spec)
+        self.wait_ready()
+        return time.perf_counter() - started
+
+    def spawn(self, spec: ServiceSpec) -> None:
+        bin_dir = Path(sys.executable).parent
+        with open(self.data_dir / "logs" / f"{spec.name}.log", "ab") as log:
             self.processes[spec.name] = subprocess.Popen(
                 [str(bin_dir / spec.name), "serve"],
                 env=self.service_env(spec),
@@ -103,8 +127,29 @@ class EmbeddedPlatform:
                 stderr=log,
                 preexec_fn=_die_with_parent(signal.SIGTERM),
             )
-        self.wait_ready()
-        return time.perf_counter() - started
+
+    def supervise(self, restarts: dict[str, list[float]]) -> list[str]:
+        """Restart each service that exited, with backoff (1, 2, 4… up to 30 s after repeated
+        crashes within a minute), like a Kubernetes restart policy. Returns what it did, to print."""
+        said = []
+        now = time.monotonic()
+        for spec in SERVICES:
+            proc = self.processes.get(spec.name)
+            if proc is None or proc.poll() is None:
+                continue
+            recent = [t for t in restarts.get(spec.name, []) if now - t < 60]
+            delay = min(30.0, 2.0 ** max(0, len(recent) - 1)) if recent else 0.0
+            last = recent[-1] if recent else 0.0
+            if now - last < delay:
+                continue
+            said.append(
+                f"{spec.name} exited with {proc.returncode}; restarting"
+                + (f" (restart {len(recent) + 1} within a minute)" if recent else "")
+                + f" — see {self.data_dir}/logs/{spec.name}.log"
+            )
+            restarts[spec.name] = [*recent, now]
+            self.spawn(spec)
+        return said
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -149,7 +194,8 @@ class EmbeddedPlatform:
         table.add_column("what")
         table.add_column("where")
         for spec in SERVICES:
-            table.add_row(spec.name, f"{self.url(spec.name)}  (API docs: /docs)")
+            what = "  (portal, staff console, every email link)" if spec.name == "web" else "  (API docs: /docs)"
+            table.add_row(spec.name, f"{self.url(spec.name)}{what}")
         table.add_row("PostgreSQL", self.postgres.url + "  (one database per service)")
         table.add_row("Kafka (Tansu)", self.kafka.bootstrap)
         table.add_row("SMTP sink", f"127.0.0.1:{self.smtp_port} -> {self.data_dir / 'mail'}")
@@ -157,7 +203,8 @@ class EmbeddedPlatform:
         table.add_row("logs", str(self.data_dir / "logs"))
         console.print(table)
         console.print(
-            "Tokens: `uv run platform token --role ops`. Drive a journey: `make demo`. Ctrl-C stops all."
+            f"Open {self.url('web')} — first staff account: `make user EMAIL=you@vendor.example ROLE=ops`. "
+            "Drive a journey: `make demo`. Ctrl-C stops all."
         )
 
 
@@ -174,11 +221,10 @@ def run(data_dir: Path) -> None:
     try:
         seconds = platform.start()
         platform.print_summary(seconds)
+        restarts: dict[str, list[float]] = {}
         while not stop_requested:
-            for name, proc in platform.processes.items():
-                if proc.poll() is not None:
-                    console.print(f"[red]{name} exited with {proc.returncode}; stopping the platform[/red]")
-                    stop_requested = True
+            for line in platform.supervise(restarts):
+                console.print(f"[yellow]{line}[/yellow]")
             time.sleep(0.3)
     finally:
         console.print("stopping…")

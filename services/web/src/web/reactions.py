@@ -1,0 +1,28 @@
+"""What the web front learns from the other services: who to invite to the portal."""
+
+from __future__ import annotations
+
+from chassis.eventstore import Recorded
+from chassis.runtime import Reaction, ReactionContext
+from contracts import topics
+from contracts.events.onboarding import IntegratorRegistered
+from web import commands
+
+
+async def invite_the_contacts(ctx: ReactionContext, rec: Recorded) -> None:
+    """An integrator registered: each of its contacts is invited to the portal (once per address)."""
+    event = rec.event
+    assert isinstance(event, IntegratorRegistered)
+    await commands.invite_contacts(
+        ctx.runtime, ctx.conn, rec.envelope.integrator_id, list(event.contacts), event.locale
+    )
+
+
+REACTIONS = [
+    Reaction(
+        name="portal-invitations",
+        topics=[topics.ONBOARDING],
+        handles={IntegratorRegistered.event_type},
+        handler=invite_the_contacts,
+    )
+]

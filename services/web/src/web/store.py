@@ -1,0 +1,151 @@
+"""What the web front keeps beside its log: password hashes, sessions, sign-in failures.
+
+None of these are events, on purpose: a password hash or a session id must never travel on Kafka or
+stay forever in an append-only log. They are secrets of this service alone, written in the same
+transaction as the event that explains them (`PortalPasswordSet`), and they are not rebuilt from the
+log: after a loss, people reset their password (the invitation and reset links still work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+MIGRATIONS = [
+    "CREATE TABLE IF NOT EXISTS web_credentials ("
+    " user_id uuid PRIMARY KEY, password_hash text NOT NULL, set_at timestamptz NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS web_sessions ("
+    " id_hash bytea PRIMARY KEY, user_id uuid NOT NULL, created_at timestamptz NOT NULL,"
+    " expires_at timestamptz NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS web_sessions_user ON web_sessions (user_id)",
+    "CREATE TABLE IF NOT EXISTS web_sign_in_failures ("
+    " user_id uuid PRIMARY KEY, in_a_row int NOT NULL, last_at timestamptz NOT NULL)",
+]
+
+#: argon2id with the library's defaults (RFC 9106's second recommended profile).
+_hasher = PasswordHasher()
+#: A hash to verify against when the address is unknown, so that an unknown address and a wrong
+#: password take the same time (no account enumeration by timing).
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def password_matches(password_hash: str | None, password: str) -> bool:
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(verify)
+
+
+def _session_key(session_id: str) -> bytes:
+    return hashlib.sha256(session_id.encode()).digest()
+
+
+async def open_session(conn: Any, user_id: UUID, now: datetime, lifetime: timedelta) -> str:
+    """A new session id (the cookie's value); only its hash is stored."""
+    session_id = secrets.token_urlsafe(32)
+    await conn.execute(
+        "INSERT INTO web_sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        _session_key(session_id),
+        user_id,
+        now,
+        now + lifetime,
+    )
+    return session_id
+
+
+async def session_user(conn: Any, session_id: str, now: datetime) -> UUID | None:
+    row = await conn.fetchrow(
+        "SELECT user_id FROM web_sessions WHERE id_hash = $1 AND expires_at > $2",
+        _session_key(session_id),
+        now,
+    )
+    return row["user_id"] if row else None
+
+
+async def close_session(conn: Any, session_id: str) -> None:
+    await conn.execute("DELETE FROM web_sessions WHERE id_hash = $1", _session_key(session_id))
+
+
+async def close_sessions_of(conn: Any, user_id: UUID) -> None:
+    """A new password ends every session of the account (a thief's too)."""
+    await conn.execute("DELETE FROM web_sessions WHERE user_id = $1", user_id)
+
+
+async def keep_password(conn: Any, user_id: UUID, password_hash: str, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO web_credentials (user_id, password_hash, set_at) VALUES ($1, $2, $3) "
+        "ON CONFLICT (user_id) DO UPDATE SET password_hash = EXCLUDED.password_hash, set_at = EXCLUDED.set_at",
+        user_id,
+        password_hash,
+        now,
+    )
+    await conn.execute("DELETE FROM web_sign_in_failures WHERE user_id = $1", user_id)
+
+
+async def password_hash_of(conn: Any, user_id: UUID) -> str | None:
+    value: str | None = await conn.fetchval(
+        "SELECT password_hash FROM web_credentials WHERE user_id = $1", user_id
+    )
+    return value
+
+
+async def count_failure(conn: Any, user_id: UUID, now: datetime) -> int:
+    """One more wrong password in a row; returns how many in a row now."""
+    count: int = await conn.fetchval(
+        "INSERT INTO web_sign_in_failures (user_id, in_a_row, last_at) VALUES ($1, 1, $2) "
+        "ON CONFLICT (user_id) DO UPDATE SET in_a_row = web_sign_in_failures.in_a_row + 1, last_at = $2 "
+        "RETURNING in_a_row",
+        user_id,
+        now,
+    )
+    return count
+
+
+async def clear_failures(conn: Any, user_id: UUID) -> None:
+    await conn.execute("DELETE FROM web_sign_in_failures WHERE user_id = $1", user_id)
+
+
+@dataclass
+class AddressThrottle:
+    """At most `limit` attempts per address in a sliding `window` (seconds), in this process.
+
+    Per process on purpose: it bounds a guesser's rate on each replica without a shared store; the
+    per-account lock (in the log) is what holds across replicas.
+    """
+
+    limit: int
+    window: float
+
+    def __post_init__(self) -> None:
+        self._hits: dict[str, deque[float]] = {}
+
+    def retry_after(self, address: str) -> int:
+        """0 when this attempt may go on (and is counted), else seconds to wait."""
+        now = time.monotonic()
+        hits = self._hits.setdefault(address, deque())
+        while hits and now - hits[0] > self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return max(1, int(self.window - (now - hits[0])) + 1)
+        hits.append(now)
+        if len(self._hits) > 10_000:  # forget idle addresses; the map stays bounded
+            for key in [k for k, v in self._hits.items() if not v or now - v[-1] > self.window]:
+                del self._hits[key]
+        return 0
