@@ -3,12 +3,17 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_FLAGS ?=
 
-.PHONY: bootstrap run test test-all lint bench schemas demo images clean
+.PHONY: bootstrap run test test-all lint bench schemas demo images clean user
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || test -x $(UV) || python3 -m pip install --quiet --user uv
 	@$(UV) sync --frozen --quiet --compile-bytecode  # .pyc at install: each service process starts ~0.45 s sooner (PYTHONDONTWRITEBYTECODE may be set)
-	@command -v promtool >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus)  # local Prometheus of `make run` and the alert tests
+	@# Debian packages: Chromium for the browser tests (Playwright's own download is not reachable), Prometheus for
+	@# `make run`'s monitoring and the alert tests. Installed once, in one apt call, only when missing.
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	  if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 run: bootstrap
 	$(UV) run platform run
@@ -31,12 +36,19 @@ bench: bootstrap
 schemas: bootstrap
 	$(UV) run python -m contracts.snapshots --write
 
+# A staff account on `make run`'s platform: `make user EMAIL=you@vendor.example NAME="Your Name" ROLE=ops`
+# (or ROLE=technician). The invitation email lands in .data/mail; its link is printed here too.
+user: bootstrap
+	@test -n "$(EMAIL)" || { echo 'usage: make user EMAIL=you@vendor.example NAME="Your Name" ROLE=ops|technician'; exit 2; }
+	DATABASE_URL=postgresql://postgres@127.0.0.1:$${PLATFORM_PG_PORT:-54329}/web DEV_MODE=true \
+	  $(UV) run web users add --email "$(EMAIL)" --name "$(or $(NAME),$(EMAIL))" --role "$(or $(ROLE),ops)" --print-link
+
 demo: bootstrap
 	$(UV) run platform demo --embedded
 
 images:
 	@command -v docker >/dev/null 2>&1 || { echo "docker is not installed here"; exit 1; }
-	for s in onboarding sim-logistics ism-provisioning support notifier; do \
+	for s in onboarding sim-logistics ism-provisioning support notifier web; do \
 	  docker build --build-arg SERVICE=$$s -t integrator-platform/$$s:dev . || exit 1; done
 
 clean:

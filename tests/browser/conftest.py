@@ -34,6 +34,7 @@ import pytest
 
 from chassis.auth import mint_token
 from chassis.devstack import free_port
+from chassis.settings import ServiceSettings
 from platform_cli import samples
 from platform_cli.demo import clock_offset_for_support_hours
 from platform_cli.stack import SERVICES, EmbeddedPlatform
@@ -45,7 +46,7 @@ CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chro
 #: The password every test person chooses (long enough for both the portal and the ISM).
 PASSWORD = "correct horse battery staple"  # noqa: S105 (a test person's)
 #: The dev-only secrets of the embedded stack (chassis.settings defaults), to mint API tokens.
-AUTH_SECRET = "dev-only-auth-secret-change-me-in-production!"  # noqa: S105 (dev-only default)
+AUTH_SECRET = ServiceSettings.model_fields["auth_secret"].default.get_secret_value()
 
 _counter = itertools.count(1)
 

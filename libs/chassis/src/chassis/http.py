@@ -19,6 +19,9 @@ from chassis import context
 from chassis.auth import Principal, require
 from chassis.consumer import TRANSIENT_DB_ERRORS
 from chassis.eventstore import ConcurrencyConflict
+from chassis.refusals import TranslateProblems
+from chassis.files import NoSniff
+from chassis.metrics import MeasureRequests, metrics_response
 from contracts.errors import Refusal
 
 if TYPE_CHECKING:
@@ -340,3 +343,9 @@ def build_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str, 
 
 
 __all__ = ["PROBLEM", "RuntimeDep", "asyncpg", "build_app", "problem"]
+    # Refusals in the caller's language (fr default): around the body limit, so its 413 is too.
+    app.add_middleware(TranslateProblems)
+    app.add_middleware(NoSniff)  # on every response, the body limit's 413 included
+    if runtime.metrics.enabled:
+        # Outermost: a request refused by the body limit is counted too.
+        app.add_middleware(MeasureRequests, metrics=runtime.metrics)

@@ -1,0 +1,136 @@
+"""Accounts, as specifications: given an account's events, when a command, then events (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+
+from contracts.errors import CommandRefused, OutOfOrder
+from contracts.events.common import Contact, Locale
+from contracts.events.web import (
+    PasswordResetRequested,
+    PortalAccountLocked,
+    PortalPasswordSet,
+    PortalRole,
+    PortalUserInvited,
+)
+from web import accounts
+
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+USER = uuid4()
+ACME = "0199a000-0000-7000-8000-0000000000ac"
+
+
+def invited(token=None, *, role=PortalRole.INTEGRATOR, integrator_id=ACME):
+    return PortalUserInvited(
+        user_id=USER,
+        email="jeanne@acme.example",
+        name="Jeanne",
+        role=role,
+        integrator_id=integrator_id,
+        locale=Locale.FR,
+        invitation_token_id=token or uuid4(),
+        invitation_expires_at=NOW + timedelta(days=7),
+        invited_by="onboarding",
+    )
+
+
+def invite(account, **overrides):
+    values = dict(
+        user_id=USER,
+        email="jeanne@acme.example",
+        name="Jeanne",
+        role=PortalRole.INTEGRATOR,
+        integrator_id=ACME,
+        locale=Locale.FR,
+        token_id=uuid4(),
+        now=NOW,
+        valid_for=timedelta(days=7),
+        invited_by="onboarding",
+    )
+    values.update(overrides)
+    return accounts.invite(account, **values)
+
+
+def test_a_contact_is_invited_with_a_link_that_expires():
+    [event] = invite(None)
+    assert isinstance(event, PortalUserInvited)
+    assert event.invitation_expires_at == NOW + timedelta(days=7)
+    assert accounts.fold([event]).partition == ACME
+
+
+def test_staff_belong_to_the_vendor_and_integrator_users_to_an_integrator():
+    [staff] = invite(None, role=PortalRole.OPS, integrator_id=None)
+    assert accounts.fold([staff]).partition == "vendor"
+    with pytest.raises(CommandRefused):
+        invite(None, role=PortalRole.INTEGRATOR, integrator_id=None)
+    with pytest.raises(CommandRefused):
+        invite(None, role=PortalRole.TECHNICIAN, integrator_id=ACME)
+
+
+def test_an_open_link_sets_the_password_once():
+    token = uuid4()
+    account = accounts.fold([invited(token)])
+    [event] = accounts.use_link(account, token_id=token, now=NOW)
+    assert event == PortalPasswordSet(user_id=USER, token_id=token)
+    after = accounts.fold([invited(token), event])
+    with pytest.raises(OutOfOrder):
+        accounts.use_link(after, token_id=token, now=NOW)
+
+
+def test_an_expired_link_is_refused():
+    token = uuid4()
+    account = accounts.fold([invited(token)])
+    with pytest.raises(CommandRefused) as refused:
+        accounts.use_link(account, token_id=token, now=NOW + timedelta(days=8))
+    assert refused.value.code == "expired_token"
+
+
+def test_using_one_link_spends_the_others_and_a_reset_opens_a_new_one():
+    first, second, reset = uuid4(), uuid4(), uuid4()
+    history = [invited(first), invited(second)]
+    history += accounts.use_link(accounts.fold(history), token_id=second, now=NOW)
+    with pytest.raises(OutOfOrder):
+        accounts.use_link(accounts.fold(history), token_id=first, now=NOW)
+    history += accounts.request_reset(
+        accounts.fold(history), token_id=reset, now=NOW, valid_for=timedelta(hours=2)
+    )
+    assert isinstance(history[-1], PasswordResetRequested)
+    assert accounts.use_link(accounts.fold(history), token_id=reset, now=NOW + timedelta(hours=1))
+
+
+def test_an_account_with_a_password_is_not_invited_again():
+    token = uuid4()
+    history = [invited(token), PortalPasswordSet(user_id=USER, token_id=token)]
+    assert invite(accounts.fold(history)) == []
+
+
+def test_the_fifth_wrong_password_in_a_row_locks_the_account_for_a_while():
+    account = accounts.fold([invited()])
+    assert accounts.after_failed_sign_in(account, failures_in_a_row=4, now=NOW) == []
+    [locked] = accounts.after_failed_sign_in(account, failures_in_a_row=5, now=NOW)
+    assert isinstance(locked, PortalAccountLocked)
+    after = accounts.fold([invited(), locked])
+    assert accounts.is_locked(after, NOW + timedelta(minutes=14))
+    assert not accounts.is_locked(after, NOW + accounts.LOCK_DURATION)
+    # Already locked: no second lock event while it lasts.
+    assert accounts.after_failed_sign_in(after, failures_in_a_row=6, now=NOW) == []
+
+
+def test_setting_a_password_unlocks_the_account():
+    token = uuid4()
+    locked = PortalAccountLocked(user_id=USER, failed_attempts=5, locked_until=NOW + timedelta(minutes=15))
+    account = accounts.fold([invited(token), locked, PortalPasswordSet(user_id=USER, token_id=token)])
+    assert not accounts.is_locked(account, NOW)
+
+
+def test_each_contact_address_is_invited_once():
+    contacts = [
+        Contact(name="A", email="a@acme.example", phone="0601020304"),
+        Contact(name="A again", email="A@acme.example", phone="0601020304"),
+        Contact(name="B", email="b@acme.example", phone="0601020304"),
+    ]
+    fresh = accounts.invitations_for_contacts({"b@acme.example"}, contacts)
+    assert [c.name for c in fresh] == ["A"]
