@@ -20,8 +20,6 @@ from chassis.auth import Principal, require
 from chassis.consumer import TRANSIENT_DB_ERRORS
 from chassis.eventstore import ConcurrencyConflict
 from chassis.refusals import TranslateProblems
-from chassis.files import NoSniff
-from chassis.metrics import MeasureRequests, metrics_response
 from contracts.errors import Refusal
 
 if TYPE_CHECKING:
@@ -339,13 +337,9 @@ def build_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str, 
     app.include_router(ops_router())
     app.add_middleware(TraceRequests, runtime=runtime)
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_upload_bytes + 64 * 1024)
+    # Refusals in the caller's language (fr default): around the body limit, so its 413 is too.
+    app.add_middleware(TranslateProblems)
     return app
 
 
 __all__ = ["PROBLEM", "RuntimeDep", "asyncpg", "build_app", "problem"]
-    # Refusals in the caller's language (fr default): around the body limit, so its 413 is too.
-    app.add_middleware(TranslateProblems)
-    app.add_middleware(NoSniff)  # on every response, the body limit's 413 included
-    if runtime.metrics.enabled:
-        # Outermost: a request refused by the body limit is counted too.
-        app.add_middleware(MeasureRequests, metrics=runtime.metrics)
