@@ -248,6 +248,51 @@ async def test_uploads_over_the_limit_are_refused_early(service: Any) -> None:
         assert (await status(svc, integrator_id))["dossier"]["logo"]["status"] == "missing"
 
 
+async def test_registration_refusals_list_every_field_in_the_callers_language(service: Any) -> None:
+    async with service(onboarding_app, clock=ManualClock(START)) as svc:
+        ops = svc.auth("ops")
+        # An address email-validator refuses (as the event's EmailStr does): 422 naming the field,
+        # not a failure inside the domain.
+        bad_email = await svc.http.post(
+            "/integrators", json=registration(customer_service_email="a..b@example.com"), headers=ops
+        )
+        assert bad_email.status_code == 422, bad_email.text
+        assert [e["field"] for e in bad_email.json()["errors"]] == ["customer_service_email"]
+
+        await register(svc)
+        # La Poste's head office: python-stdnum's rule, not a hand-written digit sum that refused it.
+        await register(svc, siret="356 000 000 00048", vat_number="FR39356000000")
+
+        # The SIRET is taken AND the VAT key is wrong AND the phone is not one: every problem listed,
+        # the VAT number no longer hidden behind duplicate_siret.
+        body = registration(vat_number="FR45732829320", customer_service_phone="12345")
+        french = await svc.http.post("/integrators", json=body, headers=ops)
+        assert french.status_code == 422, french.text
+        problem = french.json()
+        assert {(e["field"], e.get("code")) for e in problem["errors"]} == {
+            ("vat_number", None),
+            ("customer_service_phone", None),
+            ("siret", "duplicate_siret"),
+        }
+        # No Accept-Language: French, the integrators' language; field names and codes unchanged.
+        assert problem["title"] == "Refusé" and french.headers["content-language"] == "fr"
+        assert problem["detail"].startswith("la clé de TVA 45 ne correspond pas au SIREN"), problem
+        assert problem["detail"].endswith("(et 2 autre(s))")
+        english = await svc.http.post(
+            "/integrators", json=body, headers={**ops, "Accept-Language": "en-GB,en;q=0.9"}
+        )
+        assert english.json()["title"] == "Refused" and english.headers["content-language"] == "en"
+        assert english.json()["detail"].startswith("the VAT key 45 does not match the SIREN")
+        assert english.json()["errors"] == problem["errors"]
+        # A request the API model refuses, and an unknown integrator: French too.
+        invalid = await svc.http.post("/integrators", json={"siret": 1}, headers=ops)
+        assert invalid.json()["title"] == "Requête invalide" and invalid.json()["detail"].startswith(
+            "invalide : "
+        )
+        unknown = await svc.http.get(f"/integrators/{uuid4()}", headers=ops)
+        assert (unknown.status_code, unknown.json()["detail"]) == (404, "intégrateur inconnu")
+
+
 async def test_resources_are_downloadable_templates(service: Any) -> None:
     async with service(onboarding_app, clock=ManualClock(START)) as svc:
         me = svc.auth("integrator", "any")

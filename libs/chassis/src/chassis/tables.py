@@ -294,8 +294,8 @@ def import_rows(
         accepted = ", ".join(repr(h) for h in column.headers())
         problems.append(
             TableProblem(
-                f"missing column {column.name!r}: the columns found are {found_text}; "
-                f"this column may be headed {accepted}",
+                f"missing column {column.name!r}: the columns found are {found_text}. "
+                f"This column may be headed {accepted}",
                 row=header_row,
                 column=column.name,
                 field=column.name,

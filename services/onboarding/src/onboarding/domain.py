@@ -291,8 +291,6 @@ def register(
     check("customer_service_email", email_problem(command.customer_service_email))
     if not command.contacts:
         check("contacts", "at least one contact receives the platform's emails")
-    for index, contact in enumerate(command.contacts):
-        check(f"contacts.{index}.email", email_problem(str(contact.email)))
     if not command.legal_name.strip():
         check("legal_name", "the legal name is required")
     if not command.address.strip():
