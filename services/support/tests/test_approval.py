@@ -12,7 +12,9 @@ from contracts.events.support import (
     CharterSigned,
     EmployeeDeclared,
     IntegratorApprovalRevoked,
+    IntegratorApprovalSuspended,
     IntegratorApproved,
+    IntegratorToldOfRelease,
     IntegratorWarnedOfWithdrawal,
     MaintenanceContractRecorded,
     TrainingRecorded,
@@ -167,5 +169,50 @@ def test_only_approved_integrators_are_warned_of_a_withdrawal() -> None:
     ]
     assert (
         approval.warn_of_withdrawal(given(declared("Anne")), version="3.1", reason="r", warning_message="w")
+        == []
+    )
+
+
+def test_a_representing_employee_declared_unsigned_suspends_the_approval_until_trained_and_signed() -> None:
+    approved = given(declared("Anne"), trained("Anne"), signed("Anne"), APPROVED)
+    events = approval.declare_employee(approved, employee_name="Eve", represents_integrator=True, by="tech")
+    assert events == [
+        declared("Eve"),
+        IntegratorApprovalSuspended(
+            employee_name="Eve", reason="Eve: initial training not recorded; Eve: NF525 charter not signed"
+        ),
+    ]
+    suspended = approval.fold([declared("Anne"), trained("Anne"), signed("Anne"), APPROVED, *events])
+    assert not suspended.approved and suspended.suspended and not suspended.revoked
+    # Approved integrators only hear of releases: a suspended one is not told.
+    assert approval.tell_of_release(suspended, version="3.3", release_notes="n", certified=True) == []
+    # Training alone is not enough; the signature completes the conditions and approves again.
+    after_training = approval.record_training(
+        suspended, employee_name="Eve", session_date=TODAY, trainer="G", by="tech", today=TODAY
+    )
+    assert [type(e) for e in after_training] == [TrainingRecorded]
+    trained_eve = approval.fold(
+        [*[declared("Anne"), trained("Anne"), signed("Anne"), APPROVED], *events, trained("Eve")]
+    )
+    assert [type(e) for e in sign(trained_eve, "Eve")] == [CharterSigned, IntegratorApproved]
+
+
+def test_an_employee_who_does_not_represent_the_integrator_suspends_nothing() -> None:
+    approved = given(declared("Anne"), trained("Anne"), signed("Anne"), APPROVED)
+    assert approval.declare_employee(
+        approved, employee_name="Paul", represents_integrator=False, by="tech"
+    ) == [declared("Paul", represents=False)]
+    # Anne no longer representing it: nobody does, so the integrator is not approvable now either.
+    nobody = approval.declare_employee(approved, employee_name="Anne", represents_integrator=False, by="t")
+    assert [type(e) for e in nobody] == [EmployeeDeclared, IntegratorApprovalSuspended]
+
+
+def test_only_approved_integrators_are_told_of_a_new_release() -> None:
+    approved = given(declared("Anne"), trained("Anne"), signed("Anne"), APPROVED)
+    assert approval.tell_of_release(approved, version="3.3", release_notes="n", certified=True) == [
+        IntegratorToldOfRelease(version="3.3", release_notes="n", certified=True)
+    ]
+    assert (
+        approval.tell_of_release(given(declared("Anne")), version="3.3", release_notes="n", certified=True)
         == []
     )

@@ -271,3 +271,10 @@ def test_an_expired_or_unknown_survey_or_a_bad_rating_is_refused() -> None:
     with pytest.raises(CommandRefused) as bad:
         rate(closed, rating=6)
     assert bad.value.field == "rating"
+
+
+def test_ticket_numbers_are_what_people_quote() -> None:
+    assert tickets.ticket_number(2026, 123) == "T-2026-000123"
+    assert tickets.ticket_number(2027, 1_234_567) == "T-2027-1234567"
+    with pytest.raises(ValueError):
+        tickets.ticket_number(2026, 0)

@@ -10,7 +10,7 @@ from chassis.runtime import Reaction, ReactionContext
 from contracts import topics
 from contracts.envelope import Envelope
 from contracts.events import DomainEvent
-from contracts.events.onboarding import IntegratorRegistered
+from contracts.events.onboarding import IntegratorContactsUpdated, IntegratorRegistered
 from contracts.events.support import TicketOpened
 from notifier.delivery import deliver
 from notifier.domain import emails, recipients
@@ -35,6 +35,14 @@ async def on_event(ctx: ReactionContext, rec: Recorded) -> None:
             stream_id=recipients.contacts_stream(integrator_id), integrator_id=integrator_id, decide=note
         )
         integrator = recipients.contacts_from(contacts_history)
+    elif isinstance(event, IntegratorContactsUpdated):
+        # Later emails go to the new contacts, in the new language.
+        await ctx.execute(
+            stream_id=recipients.contacts_stream(integrator_id),
+            integrator_id=integrator_id,
+            decide=lambda h: recipients.update_contacts([r.event for r in h], event, source.event_id),
+        )
+        integrator = await _contacts(ctx, integrator_id)
     else:
         integrator = await _contacts(ctx, integrator_id)
     if isinstance(event, TicketOpened):
@@ -102,7 +110,7 @@ async def _intend(
 emails_to_send = Reaction(
     name="emails",
     topics=[topics.ONBOARDING, topics.SIM_LOGISTICS, topics.ISM_PROVISIONING, topics.SUPPORT, topics.WEB],
-    handles=set(HANDLED),
+    handles=set(HANDLED) | {"IntegratorContactsUpdated"},
     handler=on_event,
 )
 

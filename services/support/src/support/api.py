@@ -24,11 +24,11 @@ from uuid_utils import uuid7
 from chassis.auth import Principal, authorize_integrator, require
 from chassis.http import RuntimeDep, problem
 from chassis.links import verify_link_token
-from contracts.errors import NotFound
+from contracts.errors import CommandRefused, NotFound
 from contracts.events.support import VENDOR_WIDE, Category, Channel, Requester, Severity
 from support import statistics as stats
 from support.calendar_fr import french_holidays
-from support.domain import approval, installations, releases, tickets
+from support.domain import approval, installations, integrators, releases, tickets
 
 router = APIRouter(tags=["support"])
 
@@ -212,14 +212,26 @@ async def _approved(runtime: Any) -> list[dict[str, Any]]:
     return rows
 
 
+async def _companies(runtime: Any, integrator_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Company data support learnt from onboarding (IntegratorNoted), by integrator id."""
+    if not integrator_ids:
+        return {}
+    rows = await runtime.projections.list(
+        "support_integrators", where="key = ANY($1::text[])", args=[integrator_ids], limit=len(integrator_ids)
+    )
+    return {r["integrator_id"]: r for r in rows}
+
+
 @router.get("/approved-integrators")
 async def approved_integrators(runtime: RuntimeDep, who: Staff) -> dict[str, Any]:
-    """Seed 004: the up-to-date list of approved integrators."""
+    """Seed 004: the up-to-date list of approved integrators, by company name."""
     rows = await _approved(runtime)
+    companies = await _companies(runtime, [r["integrator_id"] for r in rows])
     return {
         "integrators": [
             {
                 "integrator_id": r["integrator_id"],
+                "legal_name": companies.get(r["integrator_id"], {}).get("legal_name"),
                 "approved_at": r["approved_at"],
                 "with_maintenance_contract": r["with_maintenance_contract"],
             }
@@ -230,18 +242,32 @@ async def approved_integrators(runtime: RuntimeDep, who: Staff) -> dict[str, Any
 
 @router.get("/approved-integrators.csv", response_class=Response)
 async def approved_integrators_csv(runtime: RuntimeDep, who: Staff) -> Response:
-    """The same list, to distribute (CSV)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["integrator_id", "approved_at", "with_maintenance_contract", "representing_employees"])
-    for r in await _approved(runtime):
-        representing = sorted(n for n, e in r["employees"].items() if e["represents"])
+    """The same list, to distribute (CSV): company data only, no employee's name or contact
+    (seed 004: the distributable list carries no personal data)."""
+    approved = await _approved(runtime)
+    companies = await _companies(runtime, [r["integrator_id"] for r in approved])
+    rows = []
+    for r in approved:
+        company = companies.get(r["integrator_id"], {})
         contract = (
             "" if r["with_maintenance_contract"] is None else str(r["with_maintenance_contract"]).lower()
         )
-        writer.writerow([r["integrator_id"], r["approved_at"], contract, "; ".join(representing)])
+        rows.append(
+            [
+                company.get("legal_name") or r["integrator_id"],
+                company.get("siret", ""),
+                company.get("address", ""),
+                r["approved_at"],
+                contract,
+            ]
+        )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["legal_name", "siret", "address", "approved_at", "with_maintenance_contract"])
+    writer.writerows(rows)
+    text = out.getvalue()
     return Response(
-        out.getvalue(),
+        text,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="approved-integrators.csv"'},
     )
@@ -258,19 +284,40 @@ class PublishRelease(Command):
 
 @router.post("/releases", status_code=201)
 async def publish_release(body: PublishRelease, runtime: RuntimeDep, who: Technician) -> dict[str, Any]:
+    """Publish a version; every approved integrator is told (one event on each one's approval
+    stream, in the same transaction, as for a withdrawal)."""
     version = releases.check_version(body.version)
-    recorded = await runtime.execute(
-        stream_id=releases.stream_id(version),
-        integrator_id=VENDOR_WIDE,
-        decide=lambda history: releases.publish(
-            releases.fold(r.event for r in history),
-            version=version,
-            release_notes=body.release_notes,
-            certified=body.certified,
-            by=who.subject,
-        ),
-    )
-    return {"events": _types(recorded)}
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        recorded = await runtime.execute_in(
+            conn,
+            stream_id=releases.stream_id(version),
+            integrator_id=VENDOR_WIDE,
+            decide=lambda history: releases.publish(
+                releases.fold(r.event for r in history),
+                version=version,
+                release_notes=body.release_notes,
+                certified=body.certified,
+                by=who.subject,
+            ),
+        )
+        rows = await conn.fetch(
+            "SELECT key FROM support_approvals WHERE (data->>'approved')::boolean ORDER BY key"
+        )
+        told = []
+        for row in rows:
+            integrator_id = row["key"]
+            told += await runtime.execute_in(
+                conn,
+                stream_id=approval.stream_id(integrator_id),
+                integrator_id=integrator_id,
+                decide=lambda history: approval.tell_of_release(
+                    approval.fold(r.event for r in history),
+                    version=version,
+                    release_notes=body.release_notes,
+                    certified=body.certified,
+                ),
+            )
+    return {"events": _types(recorded), "integrators_told": [r.envelope.integrator_id for r in told]}
 
 
 class WithdrawRelease(Command):
@@ -450,21 +497,46 @@ async def open_ticket(body: OpenTicket, runtime: RuntimeDep, who: TechnicianOrIn
             raise HTTPException(422, "name the integrator whose request this is (integrator_id)")
         integrator_id, channel = body.integrator_id, body.channel
     assert integrator_id is not None
+    if who.role == "integrator":
+        # The ticket's emails go to the requester from the vendor's address: an integrator names one
+        # of its own people, never an outside address (issue 16, finding 9).
+        company = await runtime.projections.get("support_integrators", integrator_id)
+        contacts = [c["email"] for c in (company or {}).get("contacts", [])]
+        if not integrators.may_ask_tickets(contacts, str(body.requester.email)):
+            raise CommandRefused(
+                "the requester must be one of the integrator's contacts (or at their domain)",
+                field="requester.email",
+                code="requester_not_a_contact",
+            )
     ticket_id = UUID(str(uuid7()))
-    recorded = await runtime.execute(
-        stream_id=tickets.stream_id(ticket_id),
-        integrator_id=integrator_id,
-        decide=lambda history: tickets.open_ticket(
-            _ticket(history),
-            ticket_id=ticket_id,
-            channel=channel,
-            requester=body.requester,
-            subject=body.subject,
-            description=body.description,
-            by=who.subject,
-        ),
-    )
-    return {"ticket_id": str(ticket_id), "events": _types(recorded)}
+    year = runtime.clock.now().year
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        # Numbers are given one opening at a time (a lock held to the commit), after the numbers the
+        # log already holds (the projection, updated in this same transaction): unique, and rebuilt
+        # from the log with everything else.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"support-ticket-{year}")
+        last = await conn.fetchval(
+            "SELECT max(split_part(data->>'ticket_number', '-', 3)::int) FROM support_tickets"
+            " WHERE data->>'ticket_number' LIKE $1",
+            f"T-{year:04d}-%",
+        )
+        number = tickets.ticket_number(year, (last or 0) + 1)
+        recorded = await runtime.execute_in(
+            conn,
+            stream_id=tickets.stream_id(ticket_id),
+            integrator_id=integrator_id,
+            decide=lambda history: tickets.open_ticket(
+                _ticket(history),
+                ticket_id=ticket_id,
+                channel=channel,
+                requester=body.requester,
+                subject=body.subject,
+                description=body.description,
+                by=who.subject,
+                number=number,
+            ),
+        )
+    return {"ticket_id": str(ticket_id), "ticket_number": number, "events": _types(recorded)}
 
 
 def _ticket(history: list[Any]) -> tickets.Ticket:
@@ -521,6 +593,7 @@ async def list_tickets(
     )
     summary = (
         "ticket_id",
+        "ticket_number",
         "integrator_id",
         "channel",
         "subject",
@@ -529,7 +602,16 @@ async def list_tickets(
         "severity",
         "technician",
     )
-    return {"tickets": [{k: r[k] for k in (*summary, "opened_at")} for r in rows]}
+    companies = await _companies(runtime, sorted({r["integrator_id"] for r in rows}))
+    return {
+        "tickets": [
+            {
+                **{k: r.get(k) for k in (*summary, "opened_at")},
+                "integrator_name": companies.get(r["integrator_id"], {}).get("legal_name"),
+            }
+            for r in rows
+        ]
+    }
 
 
 @router.get("/tickets/{ticket_id}")

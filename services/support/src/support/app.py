@@ -3,7 +3,7 @@
 Support runs seed 004's integrator relations: approval (training, NF525 charter), maintenance
 contracts, releases and their withdrawal, installation reports, and the support tickets with
 their emails (sent by the notifier from these events), satisfaction surveys and statistics.
-It consumes no other service's events: everything it needs is its own.
+From onboarding it learns each integrator's company data and contacts (its own IntegratorNoted).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from chassis.runtime import ServiceRuntime
 from chassis.settings import ServiceSettings
 from support import api, reminders
 from support.projections import PROJECTIONS
+from support.reactions import REACTIONS
 
 
 class Settings(ServiceSettings):
@@ -37,6 +38,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRunt
         clock=clock,
         routers=[api.router],
         projections=PROJECTIONS,
+        reactions=REACTIONS,
         schedules=reminders.schedules(settings.tracker_reminder_check_seconds),
         description=__doc__ or "",
     )

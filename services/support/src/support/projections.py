@@ -4,7 +4,9 @@
   description, qualification, technician, exchanges (internal notes flagged), tracker, resolution
   procedure, closings and their surveys, history. The API hides internal notes from integrators.
 - `support_surveys`: survey token id -> ticket, to answer a survey link that names only the token.
-- `support_approvals`: one row per integrator — employees, approval, maintenance contract.
+- `support_approvals`: one row per integrator — company name, employees, approval (and its
+  suspension), maintenance contract.
+- `support_integrators`: one row per integrator — company data and contacts learnt from onboarding.
 - `support_releases`: one row (key "vendor") — every release in publication order, so "current
   certified" is decided in one place (`domain.releases.current_certified`).
 - `support_installations`: one row per installation report.
@@ -23,7 +25,9 @@ from contracts.events.support import (
     EmployeeDeclared,
     InstallationReported,
     IntegratorApprovalRevoked,
+    IntegratorApprovalSuspended,
     IntegratorApproved,
+    IntegratorNoted,
     IntegratorWarnedOfWithdrawal,
     MaintenanceContractRecorded,
     ReleasePublished,
@@ -67,6 +71,8 @@ APPROVAL_EVENTS = {
     "IntegratorApprovalRevoked",
     "MaintenanceContractRecorded",
     "IntegratorWarnedOfWithdrawal",
+    "IntegratorApprovalSuspended",
+    "IntegratorNoted",
 }
 
 
@@ -75,6 +81,7 @@ def apply_ticket(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row
     if isinstance(event, TicketOpened):
         row = {
             "ticket_id": str(event.ticket_id),
+            "ticket_number": event.ticket_number,
             "integrator_id": envelope.integrator_id,
             "channel": event.channel.value,
             "requester": event.requester.model_dump(mode="json"),
@@ -108,7 +115,13 @@ def apply_ticket(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row
             if row["status"] == Status.NEW.value:
                 row["status"] = Status.IN_PROGRESS.value
         case TicketMessagePosted():
-            message = {"author": event.author, "body": event.body, "internal": event.internal, "at": at}
+            message = {
+                "author": event.author,
+                "body": event.body,
+                "internal": event.internal,
+                "by_integrator": event.by_integrator,
+                "at": at,
+            }
             row["messages"] = [*row["messages"], message]
         case TrackerDeclarationMade():
             row |= {
@@ -178,6 +191,9 @@ def apply_approval(row: Row | None, envelope: Envelope, event: DomainEvent) -> R
     at = envelope.occurred_at.isoformat()
     row = row or {
         "integrator_id": envelope.integrator_id,
+        "legal_name": None,
+        "suspended_at": None,
+        "suspension_reason": None,
         "employees": {},
         "approved": False,
         "approved_at": None,
@@ -209,6 +225,12 @@ def apply_approval(row: Row | None, envelope: Envelope, event: DomainEvent) -> R
             }
         case IntegratorApproved():
             row = {**row, "approved": True, "approved_at": at, "revoked_at": None, "revocation_reason": None}
+            row |= {"suspended_at": None, "suspension_reason": None}
+        case IntegratorApprovalSuspended():
+            row = {**row, "approved": False, "suspended_at": at, "suspension_reason": event.reason}
+        case IntegratorNoted():
+            # The company's name, for lists that people read (not UUIDs).
+            row = {**row, "legal_name": event.legal_name}
         case IntegratorApprovalRevoked():
             row = {**row, "approved": False, "revoked_at": at, "revocation_reason": event.reason}
         case MaintenanceContractRecorded():
@@ -233,6 +255,18 @@ def apply_approval(row: Row | None, envelope: Envelope, event: DomainEvent) -> R
         **row,
         "conditions_unmet": approval.conditions_unmet(state),
         "mandatory_updates": approval.update_terms(state).value,
+    }
+
+
+def apply_integrator(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row | None:
+    assert isinstance(event, IntegratorNoted)
+    return {
+        "integrator_id": envelope.integrator_id,
+        "legal_name": event.legal_name,
+        "siret": event.siret,
+        "address": event.address,
+        "contacts": [c.model_dump(mode="json") for c in event.contacts],
+        "noted_at": envelope.occurred_at.isoformat(),
     }
 
 
@@ -290,7 +324,7 @@ ticket_files = Projection(
     handles=TICKET_EVENTS,
     key=lambda env, ev: str(getattr(ev, "ticket_id", "")) or None,
     apply=apply_ticket,
-    indexes=["((data->>'status'))", "((data->>'opened_at'))"],
+    indexes=["((data->>'status'))", "((data->>'opened_at'))", "((data->>'ticket_number') text_pattern_ops)"],
 )
 surveys = Projection(
     name="support_surveys",
@@ -305,6 +339,12 @@ approvals = Projection(
     apply=apply_approval,
     indexes=["(((data->>'approved')::boolean))"],
 )
+integrator_directory = Projection(
+    name="support_integrators",
+    handles={"IntegratorNoted"},
+    key=lambda env, ev: env.integrator_id,
+    apply=apply_integrator,
+)
 release_catalogue = Projection(
     name="support_releases",
     handles={"ReleasePublished", "ReleaseWithdrawn"},
@@ -318,4 +358,11 @@ installation_reports = Projection(
     apply=apply_installation,
 )
 
-PROJECTIONS = [ticket_files, surveys, approvals, release_catalogue, installation_reports]
+PROJECTIONS = [
+    ticket_files,
+    surveys,
+    approvals,
+    integrator_directory,
+    release_catalogue,
+    installation_reports,
+]

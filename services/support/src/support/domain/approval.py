@@ -11,8 +11,10 @@ remember to approve. A revoked approval is not given back automatically (the con
 still hold after a revocation for non-compliance): a technician reinstates it explicitly, and the
 conditions are checked again then.
 
-A representing employee declared after approval does not suspend it (the vendor revokes when it
-must); the approvals list shows who still has to be trained or sign.
+Approved means every condition holds *now* (seed 004): a representing employee declared after
+approval who has not been trained and signed suspends it (`IntegratorApprovalSuspended`); the
+approval comes back by itself with the training and signature that complete the conditions again.
+A suspension is not a revocation: revocation is the vendor's decision, and only it needs reinstating.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from contracts.events.support import (
     CharterSigned,
     EmployeeDeclared,
     IntegratorApprovalRevoked,
+    IntegratorApprovalSuspended,
     IntegratorApproved,
+    IntegratorToldOfRelease,
     IntegratorWarnedOfWithdrawal,
     MaintenanceContractRecorded,
     TrainingRecorded,
@@ -58,6 +62,7 @@ class Approval:
     employees: Mapping[str, Employee] = field(default_factory=dict)
     approved: bool = False
     revoked: bool = False
+    suspended: bool = False
     with_maintenance_contract: bool | None = None
 
 
@@ -78,9 +83,11 @@ def evolve(state: Approval, event: DomainEvent) -> Approval:
             employee = replace(state.employees[event.employee_name], charter_version=event.charter_version)
             return replace(state, employees={**state.employees, event.employee_name: employee})
         case IntegratorApproved():
-            return replace(state, approved=True, revoked=False)
+            return replace(state, approved=True, revoked=False, suspended=False)
+        case IntegratorApprovalSuspended():
+            return replace(state, approved=False, suspended=True)
         case IntegratorApprovalRevoked():
-            return replace(state, approved=False, revoked=True)
+            return replace(state, approved=False, revoked=True, suspended=False)
         case MaintenanceContractRecorded():
             return replace(state, with_maintenance_contract=event.with_contract)
     return state
@@ -148,6 +155,15 @@ def declare_employee(
     event = EmployeeDeclared(
         employee_name=employee_name, represents_integrator=represents_integrator, declared_by=by
     )
+    after = evolve(state, event)
+    if state.approved and conditions_unmet(after):
+        gaps = [gap for gap in conditions_unmet(after) if gap.startswith(f"{employee_name}:")]
+        return [
+            event,
+            IntegratorApprovalSuspended(
+                employee_name=employee_name, reason="; ".join(gaps) or "; ".join(conditions_unmet(after))
+            ),
+        ]
     return _then_approve_if_due(state, [event], by)
 
 
@@ -183,7 +199,7 @@ def sign_charter(
 
 
 def revoke(state: Approval, *, reason: str, by: str) -> list[DomainEvent]:
-    if not state.approved:
+    if not state.approved and not state.suspended:
         raise OutOfOrder("this integrator is not approved", field="integrator_id")
     if _blank(reason):
         raise CommandRefused("a revocation gives its reason", field="reason")
@@ -215,3 +231,12 @@ def warn_of_withdrawal(
     if not state.approved:
         return []
     return [IntegratorWarnedOfWithdrawal(version=version, reason=reason, warning_message=warning_message)]
+
+
+def tell_of_release(
+    state: Approval, *, version: str, release_notes: str, certified: bool
+) -> list[DomainEvent]:
+    """Seed 004: approved integrators hear of every new version (the others are not distributing it)."""
+    if not state.approved:
+        return []
+    return [IntegratorToldOfRelease(version=version, release_notes=release_notes, certified=certified)]

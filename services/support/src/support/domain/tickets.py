@@ -138,6 +138,13 @@ def _required(text: str, field_name: str, what: str) -> None:
 # --- commands ----------------------------------------------------------------------------------
 
 
+def ticket_number(year: int, sequence: int) -> str:
+    """The number people read and quote: `T-2026-000123`, the year's n-th ticket."""
+    if sequence < 1:
+        raise ValueError("ticket sequences start at 1")
+    return f"T-{year:04d}-{sequence:06d}"
+
+
 def open_ticket(
     state: Ticket,
     *,
@@ -147,6 +154,7 @@ def open_ticket(
     subject: str,
     description: str,
     by: str,
+    number: str | None = None,
 ) -> list[DomainEvent]:
     if state.opened:
         raise OutOfOrder("this ticket is already open", field="ticket_id")
@@ -160,6 +168,7 @@ def open_ticket(
             subject=subject,
             description=description,
             opened_by=by,
+            ticket_number=number,
         )
     ]
 
