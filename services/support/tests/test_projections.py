@@ -62,7 +62,13 @@ def test_the_ticket_file_keeps_everything_including_after_closing() -> None:
     assert (row["status"], row["category"], row["technician"]) == ("closed", "incident", "tech-anne")
     assert row["first_taken_at"] == (AT + timedelta(minutes=2)).isoformat()
     assert row["messages"] == [
-        {"author": "tech", "body": "internal", "internal": True, "at": row["messages"][0]["at"]}
+        {
+            "author": "tech",
+            "body": "internal",
+            "internal": True,
+            "by_integrator": False,
+            "at": row["messages"][0]["at"],
+        }
     ]
     assert row["resolution_procedure"] == "restored the Z report"
     assert [(s["token_id"], s["rating"]) for s in row["surveys"]] == [(str(SURVEY), 4)]
