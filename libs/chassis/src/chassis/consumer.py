@@ -13,10 +13,12 @@ off the consumer's loop, a few at once, in order per message key.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import functools
 import json
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -175,6 +177,8 @@ class ReactionRunner:
         self.topics = [runtime.settings.topic(t) for t in reaction.topics]
         self.processed = 0
         self.dead_lettered = 0
+        #: The current batch's messages by (broker topic, outcome), for the metrics (chassis.metrics).
+        self._outcomes: collections.Counter[tuple[str, str]] = collections.Counter()
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
@@ -301,11 +305,14 @@ class ReactionRunner:
         again message by message, each in a savepoint, so only the failing one is dead-lettered."""
         after_commit: list[_AfterCommit] = []
         poison: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
+        started = time.perf_counter()
+        self._outcomes.clear()
         try:
             await self._handle_batch_at_once(messages, after_commit, poison)
         except _HandleOneByOne:
             after_commit.clear()
             poison.clear()
+            self._outcomes.clear()
             async with self.runtime.pool.acquire() as conn, conn.transaction():
                 for message in messages:
                     reason = await self._handle_one(conn, message, after_commit)
@@ -314,6 +321,7 @@ class ReactionRunner:
                 for message, reason in poison:
                     await self._record_dead_letter(conn, message, reason)
         self.processed += len(messages)
+        self._count_outcomes(messages, poison, time.perf_counter() - started)
         for message, reason in poison:
             await self._publish_dead_letter(message, reason)
         for action in after_commit:
@@ -324,6 +332,33 @@ class ReactionRunner:
             self._after_commit_last[action.key] = task
             self._after_commit_running.add(task)
             task.add_done_callback(functools.partial(self._after_commit_done, action.key))
+
+    def _count_outcomes(
+        self,
+        messages: list[ConsumerRecord[bytes, bytes]],
+        poison: list[tuple[ConsumerRecord[bytes, bytes], str]],
+        seconds: float,
+    ) -> None:
+        """A committed batch's outcomes to the metrics: what was neither handled, a duplicate nor
+        dead-lettered was not for this consumer (ignored)."""
+        metrics = self.runtime.metrics
+        outcomes, self._outcomes = self._outcomes, collections.Counter()
+        if not metrics.enabled:
+            return
+        for message, _ in poison:
+            outcomes[message.topic, "dead_lettered"] += 1
+        for message in messages:
+            outcomes[message.topic, "ignored"] += 1
+        for topic in {t for t, _ in outcomes}:
+            outcomes[topic, "ignored"] -= sum(
+                outcomes[topic, o] for o in ("handled", "duplicate", "dead_lettered")
+            )
+        prefix = self.runtime.settings.kafka_topic_prefix
+        metrics.batch_consumed(
+            self.consumer_name,
+            {(topic.removeprefix(prefix), outcome): n for (topic, outcome), n in outcomes.items()},
+            seconds,
+        )
 
     async def _after_commit(
         self, action: Callable[[], Awaitable[None]], previous: asyncio.Task[None] | None
@@ -411,6 +446,7 @@ class ReactionRunner:
                 with self._consume_span(message, rec) as span:
                     if rec.envelope.event_id not in fresh:
                         span.set_attribute("inbox.duplicate", True)
+                        self._outcomes[message.topic, "duplicate"] += 1
                         continue
                     fresh.discard(rec.envelope.event_id)  # the same event twice in one batch: once
                     ctx = ReactionContext(runtime=self.runtime, conn=conn, message=message)
@@ -427,6 +463,7 @@ class ReactionRunner:
                         context.correlation_id.reset(corr)
                         context.causation_id.reset(caus)
                     after_commit.extend(ctx._after_commit)
+                    self._outcomes[message.topic, "handled"] += 1
             for message, reason in poison:
                 await self._record_dead_letter(conn, message, reason)
 
@@ -454,6 +491,7 @@ class ReactionRunner:
                     )
                     if not fresh:
                         span.set_attribute("inbox.duplicate", True)
+                        self._outcomes[message.topic, "duplicate"] += 1
                         return None
                     await self.reaction.handler(ctx, rec)
             except TRANSIENT_DB_ERRORS:
@@ -477,6 +515,7 @@ class ReactionRunner:
                 context.correlation_id.reset(corr)
                 context.causation_id.reset(caus)
         after_commit.extend(ctx._after_commit)
+        self._outcomes[message.topic, "handled"] += 1
         return None
 
     async def _record_dead_letter(

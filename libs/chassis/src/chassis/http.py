@@ -11,7 +11,7 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,6 +19,7 @@ from chassis import context
 from chassis.auth import Principal, require
 from chassis.consumer import TRANSIENT_DB_ERRORS
 from chassis.eventstore import ConcurrencyConflict
+from chassis.metrics import MeasureRequests, metrics_response
 from chassis.refusals import TranslateProblems
 from contracts.errors import Refusal
 
@@ -332,6 +333,15 @@ def build_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str, 
             {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
         )
 
+    if runtime.metrics.enabled:
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            """Prometheus text exposition (chassis.metrics); no auth, as scrapers expect: it names no
+            integrator, and the ingress does not route it (docs/RUNBOOK.md)."""
+            body, content_type = metrics_response(runtime.metrics)
+            return Response(body, media_type=content_type)
+
     for router in routers:
         app.include_router(router)
     app.include_router(ops_router())
@@ -339,6 +349,9 @@ def build_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str, 
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_upload_bytes + 64 * 1024)
     # Refusals in the caller's language (fr default): around the body limit, so its 413 is too.
     app.add_middleware(TranslateProblems)
+    if runtime.metrics.enabled:
+        # Outermost: a request refused by the body limit is counted too.
+        app.add_middleware(MeasureRequests, metrics=runtime.metrics)
     return app
 
 

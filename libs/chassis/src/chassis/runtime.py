@@ -22,6 +22,7 @@ from chassis.consumer import Reaction, ReactionContext, ReactionRunner
 from chassis.db import Conn
 from chassis.eventstore import ConcurrencyConflict, EventStore, Recorded
 from chassis.http import build_app
+from chassis.metrics import ServiceMetrics
 from chassis.projections import Projection, Projections
 from chassis.relay import Relay
 from chassis.schema import CHASSIS_SCHEMA
@@ -88,6 +89,10 @@ class ServiceRuntime:
         self._dlq_started = False
         self._dlq_lock = asyncio.Lock()
         self.started = False
+        self.metrics = ServiceMetrics(
+            name, enabled=settings.metrics_enabled, refresh_seconds=settings.metrics_refresh_seconds
+        )
+        self.metrics.bind(self)
         self.http_app: FastAPI = build_app(
             self, list(routers), title=f"{name} service", description=description or f"The {name} service."
         )
@@ -142,6 +147,7 @@ class ServiceRuntime:
         if self.run_reactions:
             for reaction in self.reactions:
                 runner = ReactionRunner(self, reaction)
+                self.metrics.consumer_started(runner.consumer_name, reaction.topics)
                 runner.start()
                 self.runners.append(runner)
         if self.run_schedules:
@@ -149,6 +155,8 @@ class ServiceRuntime:
                 self._tasks.append(
                     asyncio.create_task(self._every(schedule), name=f"schedule:{schedule.name}")
                 )
+        if self.metrics.enabled:
+            self._tasks.append(asyncio.create_task(self.metrics.refresh_forever(), name="metrics:refresh"))
         self.started = True
         log.info("service_started", service=self.name)
 
@@ -265,6 +273,7 @@ class ServiceRuntime:
             )
             span.set_attribute("event.ids", ",".join(str(r.envelope.event_id) for r in recorded))
             await self.projections.apply_live(conn, recorded)
+            self.metrics.events_appended(e.event_type for e in events)
         return recorded
 
     async def read_stream(self, stream_id: str) -> list[Recorded]:

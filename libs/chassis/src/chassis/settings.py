@@ -44,6 +44,10 @@ class ServiceSettings(BaseSettings):
     #: Dev only: the service's clock runs this far ahead of the system's (`make demo` uses it to hold the
     #: SIM validation call in support hours at any hour). Leave 0 anywhere real.
     dev_clock_offset_seconds: float = 0.0
+    #: Prometheus metrics at /metrics (METRICS_ENABLED); off only to measure what they cost (bench).
+    metrics_enabled: bool = True
+    #: How often the gauges that need a query (lags, dead letters, business figures) are recomputed.
+    metrics_refresh_seconds: float = Field(default=10.0, gt=0)
 
     def topic(self, name: str) -> str:
         """The broker-side name of a contracts topic."""

@@ -12,6 +12,7 @@ from chassis.clock import Clock
 from chassis.runtime import Schedule, ServiceRuntime
 from notifier import api
 from notifier.delivery import deliver_due_emails
+from notifier.metrics import email_metrics
 from notifier.projections import PROJECTIONS
 from notifier.reactions import REACTIONS
 from notifier.settings import Settings
@@ -20,7 +21,7 @@ __all__ = ["Settings", "build_runtime", "cli"]
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRuntime:
-    return ServiceRuntime(
+    runtime = ServiceRuntime(
         name="notifier",
         settings=settings,
         clock=clock,
@@ -34,6 +35,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRunt
         ],
         description=__doc__ or "",
     )
+    email_metrics(runtime)  # every template's series from the first scrape
+    return runtime
 
 
 cli = service_cli(build_runtime, Settings)

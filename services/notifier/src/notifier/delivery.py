@@ -9,14 +9,17 @@ more — with the same Message-ID, so it is recognisably the same email (the sin
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from weakref import WeakKeyDictionary
 
 import structlog
 
 from chassis.runtime import ServiceRuntime
+from contracts.events.notifier import EmailFailed
 from notifier.domain import emails
 from notifier.mailer import Mailer, compose
+from notifier.metrics import email_metrics
 
 log = structlog.get_logger()
 
@@ -60,16 +63,19 @@ async def deliver(runtime: ServiceRuntime, email_id: str) -> None:
                     "event.id": str(email.intended.source_event_id),
                 },
             ) as span:
+                template = email.intended.template
                 try:
                     message = compose(
                         email.intended, intended_at=history[0].envelope.occurred_at, settings=settings
                     )
+                    started = time.perf_counter()
                     await mailer_of(runtime).send(message, email.intended.recipients)
+                    sent_in = time.perf_counter() - started
                 except Exception as error:  # SMTP refusal, connection, rendering: all recorded, retried
                     reason = f"{type(error).__name__}: {error}"
                     span.set_attribute("email.error", reason[:200])
                     log.warning("email_attempt_failed", email_id=email_id, error=reason[:300])
-                    await runtime.execute(
+                    recorded = await runtime.execute(
                         stream_id=stream_id,
                         integrator_id=integrator_id,
                         decide=lambda h: emails.record_failed_attempt(
@@ -80,12 +86,16 @@ async def deliver(runtime: ServiceRuntime, email_id: str) -> None:
                             backoff_seconds=settings.smtp_backoff_seconds,
                         ),
                     )
+                    email_metrics(runtime).attempt_failed(
+                        template, given_up=any(isinstance(r.event, EmailFailed) for r in recorded)
+                    )
                     return
                 await runtime.execute(
                     stream_id=stream_id,
                     integrator_id=integrator_id,
                     decide=lambda h: emails.record_sent(emails.fold(r.event for r in h)),
                 )
+                email_metrics(runtime).email_sent(template, sent_in)
                 log.info("email_sent", email_id=email_id)
         finally:
             await lock.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", lock_key)

@@ -15,6 +15,7 @@ from contracts.events.support import TicketOpened
 from notifier.delivery import deliver
 from notifier.domain import emails, recipients
 from notifier.domain.mapping import HANDLED
+from notifier.metrics import email_metrics
 
 
 async def on_event(ctx: ReactionContext, rec: Recorded) -> None:
@@ -104,6 +105,7 @@ async def _intend(
             decide=lambda h, intended=intended: emails.intend(emails.fold(r.event for r in h), intended),
         )
         if recorded:
+            email_metrics(ctx.runtime).email_intended(intended.template)
             ctx.after_commit(partial(deliver, ctx.runtime, email_id))
 
 

@@ -12,6 +12,7 @@ from chassis.clock import Clock
 from chassis.runtime import ServiceRuntime
 from chassis.settings import ServiceSettings
 from onboarding import api
+from onboarding.metrics import onboarding_gauges
 from onboarding.projections import PROJECTIONS
 from onboarding.reactions import REACTIONS
 
@@ -21,7 +22,7 @@ class Settings(ServiceSettings):
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRuntime:
-    return ServiceRuntime(
+    runtime = ServiceRuntime(
         name="onboarding",
         settings=settings,
         clock=clock,
@@ -30,6 +31,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRunt
         reactions=REACTIONS,
         description=__doc__ or "",
     )
+    runtime.metrics.add_gauges(onboarding_gauges)
+    return runtime
 
 
 cli = service_cli(build_runtime, Settings)

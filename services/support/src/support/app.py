@@ -15,6 +15,7 @@ from chassis.clock import Clock
 from chassis.runtime import ServiceRuntime
 from chassis.settings import ServiceSettings
 from support import api, reminders
+from support.metrics import support_gauges
 from support.projections import PROJECTIONS
 from support.reactions import REACTIONS
 
@@ -32,7 +33,7 @@ class Settings(ServiceSettings):
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRuntime:
-    return ServiceRuntime(
+    runtime = ServiceRuntime(
         name="support",
         settings=settings,
         clock=clock,
@@ -42,6 +43,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRunt
         schedules=reminders.schedules(settings.tracker_reminder_check_seconds),
         description=__doc__ or "",
     )
+    runtime.metrics.add_gauges(support_gauges)
+    return runtime
 
 
 cli = service_cli(build_runtime, Settings)
