@@ -142,6 +142,7 @@ def test_every_problem_is_reported_at_once_columns_and_rows() -> None:
         (3, "sms", "x", "'x' is not a whole number or 'unlimited'"),
         (4, "nom", "", "empty"),
         (4, "prix", "1.234,5", "'1.234,5' mixes ',' and '.'"),
+        (3, "code", "A", "duplicate 'A' (already on row 2)"),  # said even on a row with other problems
     ]
     missing = table.problems[0].reason
     # The columns found and the names accepted, so the header can be fixed without reading docs.

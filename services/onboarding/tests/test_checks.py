@@ -127,7 +127,9 @@ def test_each_table_parses_from_csv_and_xlsx(item: DossierItem, rows: list[list[
     from_xlsx = check_dossier_file(item, samples.workbook(rows), "t.xlsx").table
     assert from_csv is not None and from_xlsx is not None
     assert from_csv.columns == rows[0]
-    assert from_csv.rows == rows[1:]
+    # Passed on in canonical form: decimal point, "unlimited" (issue 15: one spelling downstream).
+    canonical = [[c.replace("9,99", "9.99").replace("19,99", "19.99") for c in r] for r in rows[1:]]
+    assert from_csv.rows == [["unlimited" if c == "illimité" else c for c in r] for r in canonical]
     assert from_xlsx == from_csv
 
 
@@ -152,8 +154,8 @@ def test_table_errors_say_row_column_and_reason() -> None:
     assert found == [
         (3, "monthly_price_eur", "-1 is negative"),
         (3, "voice_minutes", "'beaucoup' is not a whole number or 'unlimited'"),
-        (3, "code", "duplicate 'ESS-5' (already on row 2)"),
         (4, None, "2 cells for 7 columns"),
+        (3, "code", "duplicate 'ESS-5' (already on row 2)"),
     ]
 
 
@@ -162,7 +164,10 @@ def test_a_table_without_its_columns_is_refused() -> None:
         check_dossier_file(
             DossierItem.TERMINALS_TABLE, samples.csv([["brand", "model"], ["a", "b"]]), "t.csv"
         )
-    assert [(p.row, p.column, p.reason) for p in error.value.problems] == [(1, "price_eur", "missing column")]
+    [problem] = error.value.problems
+    assert (problem.row, problem.column) == (1, "price_eur")
+    # What was found and what the column may be called, so the header is fixed without a manual.
+    assert problem.reason.startswith("missing column 'price_eur': the columns found are 'brand', 'model'.")
 
 
 def test_one_row_per_terminal_model() -> None:

@@ -330,6 +330,9 @@ def import_rows(
     # lacks a required one: then it is most likely split on the wrong separator.
     needed = [header.found[c.name][0] for c in expected if c.required and c.name in header.found]
     read: list[tuple[int, dict[str, str]]] = []
+    # Every row with its readable cells, bad ones included: a duplicate key is worth saying even
+    # on a row that has another problem.
+    every: list[tuple[int, dict[str, str]]] = []
     for number, cells in body:
         extra = [c for c in cells[len(header_cells) :] if str(c).strip()]
         if extra or any(i >= len(cells) for i in needed):
@@ -354,13 +357,14 @@ def import_rows(
                     TableProblem(str(why), row=number, column=shown, value=raw, field=column.name)
                 )
                 bad = True
+        every.append((number, values))
         if not bad:
             read.append((number, values))
 
     if form == "long":
         assert long is not None
-        read = _pivot(schema, read, header, problems)
-    _check_unique(schema, read, header, problems)
+        read = every = _pivot(schema, read, header, problems)
+    _check_unique(schema, every, header, problems)
     # Without every column there is no canonical row to give, only the problems.
     canonical = () if missing else tuple((n, tuple(v.get(c, "") for c in names)) for n, v in read)
     return ImportedTable(names, canonical, tuple(problems), form, tuple(ignored_columns))

@@ -12,14 +12,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from chassis.tables import import_rows, sniff_delimiter
 from contracts.events.common import TABLE_ITEMS, DossierItem, TableSnapshot
-from contracts.events.ism_provisioning import ISM_TABLE_COLUMNS
+from contracts.tables import TABLE_SCHEMAS
 
 REQUIRED_DPI = 300
 #: Seed 000: "taille 95 X 95 en 300 dpi" for the logo, "760 X 95 en 300 dpi" for the footer banner.
@@ -37,7 +37,6 @@ _EXTENSIONS = {
     "CSV": {".csv"},
 }
 _XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_UNLIMITED = {"unlimited", "illimité", "illimite", "illimitée", "illimitee"}
 MAX_TABLE_ROWS = 20_000
 
 
@@ -46,9 +45,11 @@ class Problem:
     reason: str
     row: int | None = None
     column: str | None = None
+    #: The cell as written, for a table's bad cell.
+    value: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "reason": self.reason}
+        return {"row": self.row, "column": self.column, "value": self.value, "reason": self.reason}
 
 
 class FileRefused(Exception):
@@ -65,6 +66,8 @@ class CheckedFile:
 
     media_type: str
     table: TableSnapshot | None = None
+    #: A table's columns read past (comments, columns not part of the table): said to the sender.
+    ignored_columns: tuple[str, ...] = ()
 
 
 def check_dossier_file(item: DossierItem, content: bytes, filename: str) -> CheckedFile:
@@ -197,9 +200,8 @@ def _csv_rows(content: bytes) -> list[list[str]]:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = content.decode("cp1252", errors="replace")  # Excel on a French Windows saves CSV in cp1252
-    first_line = text.split("\n", 1)[0]
-    # French Excel separates with ";" because "," is the decimal mark.
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    # `;` (French Excel: its decimal mark is the comma), `,`, tab or `|`: whichever splits the table.
+    delimiter = sniff_delimiter(text[:8192])
     try:
         return [list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
     except csv.Error as bad:
@@ -286,111 +288,21 @@ def check_configuration_sheet(content: bytes, filename: str) -> CheckedFile:
 # --- the ISM tables --------------------------------------------------------------------------------------
 
 
-def _price(text: str) -> str | None:
-    try:
-        amount = Decimal(text.replace(",", ".").replace(" ", ""))
-    except InvalidOperation:
-        return f"{text!r} is not a price in euros (e.g. 19,99)"
-    if not amount.is_finite() or "e" in text.lower():
-        return f"{text!r} is not a price in euros (e.g. 19,99)"
-    if amount < 0:
-        return f"{text} is negative"
-    if -amount.as_tuple().exponent > 4:  # type: ignore[operator]
-        return f"{text} has more than 4 decimals"
-    return None
-
-
-def _count_or_unlimited(text: str) -> str | None:
-    if text.lower() in _UNLIMITED or re.fullmatch(r"\d+", text):
-        return None
-    return f"{text!r} is not a whole number or 'unlimited'"
-
-
-def _volume_or_unlimited(text: str) -> str | None:
-    if text.lower() in _UNLIMITED or re.fullmatch(r"\d+(?:[.,]\d+)?", text):
-        return None
-    return f"{text!r} is not a number of GB or 'unlimited'"
-
-
-def _required(text: str) -> str | None:
-    return None if text else "empty"
-
-
-def _optional(_: str) -> str | None:
-    return None
-
-
-_CELL_RULES: dict[str, Callable[[str], str | None]] = {
-    "monthly_price_eur": _price,
-    "price_eur": _price,
-    "voice_per_minute_eur": _price,
-    "sms_eur": _price,
-    "data_per_mb_eur": _price,
-    "data_gb": _volume_or_unlimited,
-    "voice_minutes": _count_or_unlimited,
-    "sms": _count_or_unlimited,
-    "zones": _optional,
-}
-
-#: What makes a row unique in each table ("no duplicate offer codes"; one row per terminal model...).
-_UNIQUE_BY: dict[DossierItem, tuple[str, ...]] = {
-    DossierItem.OFFERS_TABLE: ("code",),
-    DossierItem.TARIFFS_METROPOLITAN: ("code",),
-    DossierItem.TARIFFS_INTERNATIONAL: ("zone", "destination"),
-    DossierItem.TERMINALS_TABLE: ("brand", "model"),
-}
-
-
 def check_table(item: DossierItem, content: bytes, filename: str) -> CheckedFile:
-    """A tabular item with the ISM's columns (contracts.events.ism_provisioning.ISM_TABLE_COLUMNS),
-    every row parsing, prices non-negative decimals in euros, no duplicate keys."""
+    """A tabular item read by the platform's one tolerant table reader (`chassis.tables`) against
+    the schema published in `contracts.tables`: French or English headers, decimal commas and
+    currency signs, `illimité`, long-form tariffs. Every problem at once (row, column, value,
+    reason); accepted, the rows go on in canonical form (the ISM's column names, `12.50`,
+    `unlimited`), so ism-provisioning reads exactly what was checked here."""
     kind, rows = read_rows(content, filename)
-    if not rows:
-        raise FileRefused([Problem("the table is empty")])
-    columns = [c.lower() for c in rows[0]]
-    problems: list[Problem] = []
-    for column in ISM_TABLE_COLUMNS[item.value]:
-        if column not in columns:
-            problems.append(Problem("missing column", row=1, column=column))
-    for column in sorted({c for c in columns if c and columns.count(c) > 1}):
-        problems.append(Problem("column appears twice", row=1, column=column))
-    body = rows[1:]
-    if not body:
-        problems.append(Problem("the table has no rows"))
-    if len(body) > MAX_TABLE_ROWS:
-        problems.append(Problem(f"{len(body)} rows: at most {MAX_TABLE_ROWS}"))
-    if problems:
-        raise FileRefused(problems)
-
-    required = ISM_TABLE_COLUMNS[item.value]
-    index = {c: columns.index(c) for c in required}
-    key_columns = _UNIQUE_BY[item]
-    first_seen: dict[tuple[str, ...], int] = {}
-    for number, row in enumerate(body, start=2):
-        if not any(row):
-            problems.append(Problem("empty row", row=number))
-            continue
-        if len(row) != len(columns):
-            problems.append(Problem(f"{len(row)} cells for {len(columns)} columns", row=number))
-            continue
-        for column in required:
-            reason = _CELL_RULES.get(column, _required)(row[index[column]])
-            if reason:
-                problems.append(Problem(reason, row=number, column=column))
-        key = tuple(row[index[c]].lower() for c in key_columns)
-        if all(key):
-            if key in first_seen:
-                shown = " / ".join(row[index[c]] for c in key_columns)
-                problems.append(
-                    Problem(
-                        f"duplicate {shown!r} (already on row {first_seen[key]})",
-                        row=number,
-                        column=key_columns[-1],
-                    )
-                )
-            else:
-                first_seen[key] = number
-    if problems:
-        raise FileRefused(problems)
+    imported = import_rows(TABLE_SCHEMAS[item], rows, max_rows=MAX_TABLE_ROWS)
+    if imported.problems:
+        raise FileRefused(
+            [Problem(p.reason, row=p.row, column=p.column, value=p.value) for p in imported.problems]
+        )
     media = {"XLSX": _XLSX_MEDIA, "XLS": "application/vnd.ms-excel", "CSV": "text/csv"}[kind]
-    return CheckedFile(media_type=media, table=TableSnapshot(columns=columns, rows=body))
+    return CheckedFile(
+        media_type=media,
+        table=TableSnapshot(columns=list(imported.columns), rows=imported.canonical_rows()),
+        ignored_columns=imported.ignored_columns,
+    )
