@@ -26,6 +26,7 @@ from contracts.events.sim_logistics import (
     TestSimsStepOpened,
 )
 from onboarding import app as onboarding_app
+from platform_cli import samples
 from tests.fixtures.onboarding.samples import (
     FOOTER,
     OFFERS,
@@ -459,3 +460,47 @@ async def test_go_live_once_every_condition_holds_learnt_through_kafka(service: 
         assert events.count("IntegratorWentLive") == 1
         assert events.count("OnboardingStepWentOverdue") == 1
         assert events.count("OnboardingMilestoneNoted") == 5
+
+
+async def test_the_integrators_board_pages_and_filters_on_what_waits_on_whom(service: Any) -> None:
+    """The console's board: what is pending on whom, filtered in SQL; pages that do not overlap."""
+    async with service(onboarding_app, clock=ManualClock(START)) as svc:
+        ops = svc.auth("ops")
+        fresh = await register(svc, **samples.registration(samples.siret()))
+        sent = await register(svc, **samples.registration(samples.siret()))
+        await svc.http.post(f"/integrators/{sent}/configuration-sheet", headers=ops)
+        me = svc.auth("integrator", sent)
+        logo_sent = upload("logo.png", logo())
+        assert (
+            await svc.http.post(f"/integrators/{sent}/dossier/logo", files=logo_sent, headers=me)
+        ).is_success
+
+        async def board(**params: Any) -> list[dict[str, Any]]:
+            response = await svc.http.get("/integrators", params=params, headers=ops)
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        def ids(rows: list[dict[str, Any]]) -> list[str]:
+            return [r["integrator_id"] for r in rows]
+
+        [first] = await board(limit=1)
+        [second] = await board(limit=1, offset=1)
+        assert [first["integrator_id"], second["integrator_id"]] == [fresh, sent]
+        assert await board(limit=1, offset=2) == []
+        # A fresh registration waits on the vendor (the configuration sheet); the other waits on the
+        # integrator (its sheet, its dossier) and on the vendor (the logo to review).
+        assert {"what": "configuration_sheet", "on": "vendor"} in first["pending"]
+        assert {"what": "review:logo", "on": "vendor"} in second["pending"]
+        assert {"what": "electrical_profile_sheet", "on": "integrator"} in second["pending"]
+        assert ids(await board(waiting_on="vendor")) == [fresh, sent]
+        # Both wait on their integrator too: the go-live dossier items still to submit.
+        assert ids(await board(waiting_on="integrator")) == [fresh, sent]
+        assert {"what": "submit:logo", "on": "integrator"} in first["pending"]
+        assert ids(await board(integrator_id=[sent])) == [sent]
+        assert first["deadline"] is None and first["due_soon"] is False
+        # The logo accepted, nothing of that integrator waits on the vendor any more.
+        assert (await svc.http.post(f"/integrators/{sent}/dossier/logo/acceptance", headers=ops)).is_success
+        assert ids(await board(waiting_on="vendor")) == [fresh]
+        assert (
+            await svc.http.get("/integrators", params={"waiting_on": "nobody"}, headers=ops)
+        ).status_code == 422

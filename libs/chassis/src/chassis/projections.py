@@ -117,6 +117,7 @@ class Projections:
         args: Sequence[Any] = (),
         order_by: str = "key",
         limit: int = 1000,
+        offset: int = 0,
     ) -> builtins.list[Row]:
         """Rows of a projection. `where` is SQL over `data`/`key`/`integrator_id` with $1.. placeholders
         (written by the service, never by a user); `args` are bound, so values are never spliced in."""
@@ -128,11 +129,12 @@ class Projections:
         if integrator_id is not None:
             params.append(integrator_id)
             clauses.append(f"integrator_id = ${len(params)}")
-        params.append(limit)
+        params += [limit, offset]
         sql = f"SELECT data FROM {name}"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        sql += f" ORDER BY {order_by} LIMIT ${len(params)}"
+        # A page of a long list (the console's boards): the order must be total for pages not to overlap.
+        sql += f" ORDER BY {order_by} LIMIT ${len(params) - 1} OFFSET ${len(params)}"
         return [json.loads(r["data"]) for r in await self._pool().fetch(sql, *params)]
 
     async def snapshot(self, name: str) -> builtins.list[tuple[str, str, Any, int]]:

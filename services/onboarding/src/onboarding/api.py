@@ -6,9 +6,10 @@ Ops act for the vendor; an integrator user acts on its own integrator only (anot
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -27,6 +28,8 @@ router = APIRouter(tags=["onboarding"])
 Ops = Annotated[Principal, Depends(require("ops"))]
 OpsOrIntegrator = Annotated[Principal, Depends(require("ops", "integrator"))]
 Anyone = Annotated[Principal, Depends(require("ops", "technician", "integrator"))]
+#: A step's deadline this close is flagged on the board, before it goes overdue.
+DUE_SOON = timedelta(days=3)
 
 
 async def _state(runtime: Any, integrator_id: str) -> domain.Integrator:
@@ -276,9 +279,14 @@ async def list_integrators(
     who: Ops,
     step: OnboardingStep | None = None,
     overdue: bool | None = None,
+    waiting_on: Annotated[Literal["vendor", "integrator"] | None, Query()] = None,
+    integrator_id: Annotated[list[str] | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[dict[str, Any]]:
-    """Integrators with their step, filterable by step and by overdue (ops)."""
+    """Integrators in registration order, with their step, deadline, overdue and due-within-3-days
+    flags and what is pending on whom; filterable by step, overdue, who they wait on, and ids (ops).
+    Paged: `limit` rows from `offset`."""
     clauses: list[str] = []
     args: list[Any] = []
     if step is not None:
@@ -287,8 +295,14 @@ async def list_integrators(
     if overdue is not None:
         args.append(overdue)
         clauses.append(f"(data->>'overdue')::boolean = ${len(args)}")
+    if waiting_on is not None:
+        args.append(waiting_on)
+        clauses.append(f"data->'waiting_on' ? ${len(args)}")
+    if integrator_id:
+        args.append(integrator_id)
+        clauses.append(f"key = ANY(${len(args)}::text[])")
     rows = await runtime.projections.list(
-        "onboarding_status", where=" AND ".join(clauses) or None, args=args, limit=limit
+        "onboarding_status", where=" AND ".join(clauses) or None, args=args, limit=limit, offset=offset
     )
     keep = (
         "integrator_id",
@@ -299,8 +313,22 @@ async def list_integrators(
         "due_at",
         "live",
         "missing_for_go_live",
+        "pending",
+        "waiting_on",
     )
-    return [{k: row.get(k) for k in keep} for row in rows]
+    now = runtime.clock.now()
+    listed = []
+    for row in rows:
+        deadline = (row.get("due_at") or {}).get(row["step"])
+        due = datetime.fromisoformat(deadline) if deadline else None
+        listed.append(
+            {
+                **{k: row.get(k) for k in keep},
+                "deadline": deadline,
+                "due_soon": bool(due and not row["overdue"] and now <= due <= now + DUE_SOON),
+            }
+        )
+    return listed
 
 
 # --- vendor resources -------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from contracts.events.onboarding import (
     OnboardingStepWentOverdue,
     ProfileReceived,
 )
-from onboarding import domain
+from onboarding import domain, pending
 
 Row = dict[str, Any]
 
@@ -129,7 +129,7 @@ def _derived(row: Row) -> Row:
         configuration_started=row["configuration_sheet_sent"] or row["profile_received"],
     )
     accepted = {DossierItem(k) for k, v in row["dossier"].items() if v["status"] == "accepted"}
-    return {
+    row = {
         **row,
         "step": step.value,
         "overdue": domain.is_overdue(step, row["overdue_steps"]),
@@ -141,6 +141,9 @@ def _derived(row: Row) -> Row:
         # In the dossier's order, not the row's: JSONB does not keep key order, a rebuild must match.
         "dossier_missing": [i.value for i in DossierItem if row["dossier"][i.value]["status"] != "accepted"],
     }
+    # What is pending and on whom, stored so the board filters "waiting on the vendor" in SQL.
+    todo = pending.pending(row)
+    return {**row, "pending": todo, "waiting_on": pending.waiting_on(todo)}
 
 
 def apply_siret(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row | None:
