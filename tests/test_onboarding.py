@@ -298,12 +298,36 @@ async def test_resources_are_downloadable_templates(service: Any) -> None:
     async with service(onboarding_app, clock=ManualClock(START)) as svc:
         me = svc.auth("integrator", "any")
         listed = (await svc.http.get("/resources", headers=me)).json()
-        assert {r["name"] for r in listed} == {"cgv-example", "contract-template", "competitive-benchmark"}
+        names = {r["name"] for r in listed}
+        assert {"cgv-example", "contract-template", "competitive-benchmark"} <= names
         for resource in listed:
-            document = await svc.http.get(resource["href"], headers=me)
-            assert document.status_code == 200 and "odèle" in document.text  # says it is a template
+            if resource["name"] in ("cgv-example", "contract-template", "competitive-benchmark"):
+                document = await svc.http.get(resource["href"], headers=me)
+                assert document.status_code == 200 and "odèle" in document.text  # says it is a template
         assert (await svc.http.get("/resources/secret", headers=me)).status_code == 404
         assert (await svc.http.get("/resources")).status_code == 401
+
+
+async def test_table_templates_download_and_are_accepted_once_filled(service: Any) -> None:
+    async with service(onboarding_app, clock=ManualClock(START)) as svc:
+        integrator_id = await register(svc)
+        me = svc.auth("integrator", integrator_id)
+        listed = {r["name"]: r for r in (await svc.http.get("/resources", headers=me)).json()}
+        for item in ("offers_table", "tariffs_metropolitan", "tariffs_international", "terminals_table"):
+            for fmt, magic in (("xlsx", b"PK"), ("csv", b"\xef\xbb\xbf")):
+                name = f"{item}-template.{fmt}"
+                template = await svc.http.get(listed[name]["href"], headers=me)
+                assert template.status_code == 200 and template.content.startswith(magic), name
+                # The example row the template carries is a row the check accepts.
+                submitted = await svc.http.post(
+                    f"/integrators/{integrator_id}/dossier/{item}", files=upload(name, template.content), headers=me
+                )
+                assert submitted.status_code == 201, submitted.text
+                assert submitted.json()["rows"] == 1
+        # The upload's API description publishes the columns and their French and English headers.
+        openapi = (await svc.http.get("/openapi.json")).json()
+        described = openapi["paths"]["/integrators/{integrator_id}/dossier/{item}"]["post"]["description"]
+        assert "`voice_minutes`" in described and "`minutes voix`" in described and "long form" in described
 
 
 # --- go-live through Kafka ---------------------------------------------------------------------------

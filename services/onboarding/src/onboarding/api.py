@@ -19,8 +19,10 @@ from uuid_utils import uuid7
 from chassis.auth import Principal, authorize_integrator, require
 from chassis.files import FileStore
 from chassis.http import RuntimeDep, problem
+from chassis.tables import describe, template_csv, template_xlsx
 from contracts.errors import NotFound
 from contracts.events.common import Contact, DossierItem, Locale, OnboardingStep
+from contracts.tables import TABLE_SCHEMAS, TableSchema
 from onboarding import checks, domain
 
 router = APIRouter(tags=["onboarding"])
@@ -131,7 +133,20 @@ async def _read_upload(upload: UploadFile, limit: int) -> bytes | None:
     return None if len(content) > limit else content
 
 
-@router.post("/integrators/{integrator_id}/dossier/{item}", status_code=201)
+#: The upload's API description: what a file may look like, tables first (the schemas are the ones the
+#: check reads against, so the text cannot drift from the rule).
+_SUBMIT_DESCRIPTION = (
+    "Submit (or submit again) a dossier item, multipart. The file is checked on arrival; a bad file is "
+    "refused with every problem found (row, column, value, reason) and nothing is recorded.\n\n"
+    "**Tables** (offers, tariffs, terminals) are CSV (`;` `,` tab or `|`; UTF-8 or Windows-1252), XLSX "
+    "or XLS, first sheet, header on the first row (a title row above it is tolerated). Headers are "
+    "matched without case, accents or spacing, in French or English; prices may be written `12,50 €`; "
+    "allowances `illimité`/`unlimited`. Templates: `GET /resources` (`<item>-template.xlsx`/`.csv`).\n\n"
+    + "\n".join(describe(schema) for schema in TABLE_SCHEMAS.values())
+)
+
+
+@router.post("/integrators/{integrator_id}/dossier/{item}", status_code=201, description=_SUBMIT_DESCRIPTION)
 async def submit_dossier_item(
     integrator_id: str,
     item: DossierItem,
@@ -341,16 +356,41 @@ RESOURCES: dict[str, tuple[str, str]] = {
 }
 
 
+#: Blank tables to fill, made from the schemas the check reads against: name -> (schema, format).
+TABLE_TEMPLATES: dict[str, tuple[TableSchema, str]] = {
+    f"{schema.item.value}-template.{fmt}": (schema, fmt)
+    for schema in TABLE_SCHEMAS.values()
+    for fmt in ("xlsx", "csv")
+}
+_TEMPLATE_MEDIA = {"xlsx": checks._XLSX_MEDIA, "csv": "text/csv; charset=utf-8"}
+_TEMPLATE_ENTRIES = [
+    {
+        "name": name,
+        "title": f"{schema.title_fr} / {schema.title_en} — modèle {fmt.upper()} / {fmt.upper()} template",
+        "href": f"/resources/{name}",
+    }
+    for name, (schema, fmt) in TABLE_TEMPLATES.items()
+]
+
+
 @router.get("/resources")
 async def list_resources(who: Anyone) -> list[dict[str, str]]:
-    """The vendor's documents for integrators, to download."""
-    return [
+    """The vendor's documents for integrators, to download, and a template of each table."""
+    return _TEMPLATE_ENTRIES + [
         {"name": name, "title": title, "href": f"/resources/{name}"} for name, (_, title) in RESOURCES.items()
     ]
 
 
 @router.get("/resources/{name}")
 async def download_resource(name: str, who: Anyone) -> Response:
+    if name in TABLE_TEMPLATES:
+        schema, fmt = TABLE_TEMPLATES[name]
+        content = template_xlsx(schema) if fmt == "xlsx" else template_csv(schema)
+        return Response(
+            content,
+            media_type=_TEMPLATE_MEDIA[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
     if name not in RESOURCES:
         raise NotFound(f"no resource {name}", field="name")
     filename = RESOURCES[name][0]
