@@ -82,6 +82,74 @@ PATTERNS: Sequence[tuple[re.Pattern[str], Say]] = [
         re.compile(r"^the file is over the limit of (\d+) bytes$"),
         lambda m: _("The file is too large (at most %(n)s bytes).", n=m[1]),
     ),
+    (re.compile(r"^empty: a value is required$"), lambda m: _("Empty: a value is required.")),
+    (
+        re.compile(r"^duplicate '(.+)' \(already on row (\d+)\)$"),
+        lambda m: _("%(value)s appears twice (already on row %(row)s).", value=m[1], row=m[2]),
+    ),
+    (
+        re.compile(r"^the company name '(.+)' is missing$"),
+        lambda m: _("The footer text lacks the company name %(name)s.", name=m[1]),
+    ),
+    (
+        re.compile(r"^the address '(.+)' is missing$"),
+        lambda m: _("The footer text lacks the address %(address)s.", address=m[1]),
+    ),
+    (
+        re.compile(r"^the SIRET \(14 digits\) is missing$"),
+        lambda m: _("The footer text lacks the SIRET (14 digits)."),
+    ),
+    (
+        re.compile(r"^the intra-community VAT number is missing$"),
+        lambda m: _("The footer text lacks the intra-community VAT number."),
+    ),
+    (
+        re.compile(r"^the customer-service phone number is missing$"),
+        lambda m: _("The footer text lacks the customer-service phone number."),
+    ),
+    (
+        re.compile(r"^the per-minute cost of the customer-service phone is missing"),
+        lambda m: _(
+            "The footer text lacks the per-minute cost of the customer-service phone (e.g. 0,15 €/min)."
+        ),
+    ),
+    (
+        re.compile(r"^the customer-service email is missing$"),
+        lambda m: _("The footer text lacks the customer-service email."),
+    ),
+    (re.compile(r"^the integrator is not approved$"), lambda m: _("Your company is not approved yet.")),
+    (
+        re.compile(r"^version (.+) was withdrawn$"),
+        lambda m: _("Version %(version)s was withdrawn.", version=m[1]),
+    ),
+    (
+        re.compile(r"^(.+) is not the current certified version \((.+)\)$"),
+        lambda m: (
+            _("%(version)s is not the current certified version (%(current)s).", version=m[1], current=m[2])
+            if m[2] != "none"
+            else _("%(version)s is not a certified version: none is available.", version=m[1])
+        ),
+    ),
+    (
+        re.compile(r"^the hardware is not confirmed compatible$"),
+        lambda m: _("The hardware is not confirmed compatible."),
+    ),
+    (
+        re.compile(r"^not attested: (.+)$"),
+        lambda m: _("Not attested: %(items)s.", items=", ".join(nf525_label(i) for i in m[1].split(", "))),
+    ),
+    (
+        re.compile(r"^(.+): initial training not recorded$"),
+        lambda m: _("%(name)s: initial training not recorded.", name=m[1]),
+    ),
+    (
+        re.compile(r"^(.+): NF525 charter not signed$"),
+        lambda m: _("%(name)s: NF525 charter not signed.", name=m[1]),
+    ),
+    (
+        re.compile(r"^no employee representing the integrator is declared$"),
+        lambda m: _("No employee representing you is declared yet."),
+    ),
     (
         re.compile(r"^the call is held within support hours"),
         lambda m: _(
@@ -90,6 +158,20 @@ PATTERNS: Sequence[tuple[re.Pattern[str], Say]] = [
         ),
     ),
 ]
+
+
+def nf525_label(item: str) -> str:
+    """The NF525 elements an installation report attests (support's checklist)."""
+    labels = {
+        "inalterability": _("Inalterability of the records"),
+        "security": _("Security of the records"),
+        "conservation": _("Conservation of the records"),
+        "archiving": _("Archiving"),
+        "installation_procedure_followed": _("Installation procedure followed"),
+        "prerequisites_checked": _("Prerequisites checked"),
+        "certificate_handed_to_user": _("Certificate handed to the user"),
+    }
+    return labels.get(item, item)
 
 
 def say(reason: str) -> tuple[str, bool]:
@@ -101,6 +183,15 @@ def say(reason: str) -> tuple[str, bool]:
     return text, False
 
 
+def _each(reason: str) -> list[tuple[str, bool]]:
+    """A reason said again; a domain refusal lists several in one message, "; "-separated (and a
+    single reason may itself hold "; "): one line each unless the whole is one known wording."""
+    whole = say(reason)
+    if whole[1] or "; " not in reason:
+        return [whole] if reason.strip() else []
+    return [say(part) for part in reason.split("; ") if part.strip()]
+
+
 def lines(problem: Mapping[str, Any]) -> list[Line]:
     """Every problem a problem+json document names, in its order; its `detail` when it lists none."""
     found: list[Line] = []
@@ -110,23 +201,24 @@ def lines(problem: Mapping[str, Any]) -> list[Line]:
         reason = str(error.get("reason") or error.get("message") or error.get("detail") or "")
         if not reason:
             continue
-        text, translated = say(reason)
         row = error.get("row")
-        found.append(
-            Line(
-                text,
-                translated,
-                row=row if isinstance(row, int) else None,
-                column=str(error["column"]) if error.get("column") else None,
-                field=str(error["field"]) if error.get("field") and error.get("field") != "file" else None,
+        for text, translated in _each(reason):
+            found.append(
+                Line(
+                    text,
+                    translated,
+                    row=row if isinstance(row, int) else None,
+                    column=str(error["column"]) if error.get("column") else None,
+                    field=str(error["field"])
+                    if error.get("field") and error.get("field") != "file"
+                    else None,
+                )
             )
-        )
     if not found:
         detail = str(problem.get("detail") or problem.get("title") or "")
         # A domain refusal: "<item>: reason; reason" — one line per reason, the field it names.
         field = str(problem["field"]) if problem.get("field") else None
-        for part in [p for p in detail.split("; ") if p] or [_("The request was refused.")]:
-            text, translated = say(part)
+        for text, translated in _each(detail) or [(_("The request was refused."), True)]:
             found.append(Line(text, translated, field=field))
     return found
 
