@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale as BabelLocale
-from babel.dates import format_date, format_datetime, format_timedelta
+from babel.dates import format_date, format_datetime, format_time, format_timedelta
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 
@@ -75,12 +75,17 @@ def _as_datetime(value: Any) -> datetime | None:
         return None
 
 
-def when(value: Any, fmt: str = "medium") -> str:
-    """A date and time, in the person's language and the vendor's time zone."""
+def when(value: Any, fmt: str | None = None) -> str:
+    """A date and time to the minute (`14 déc. 2026, 09:00`), in the person's language and the
+    vendor's time zone; `fmt` a Babel format name for another length."""
     moment = _as_datetime(value)
     if moment is None:
         return "—"
-    return format_datetime(moment, fmt, tzinfo=TIMEZONE, locale=current_locale.get())
+    locale = current_locale.get()
+    if fmt is not None:
+        return format_datetime(moment, fmt, tzinfo=TIMEZONE, locale=locale)
+    local = moment.astimezone(TIMEZONE)
+    return f"{format_date(local.date(), 'medium', locale=locale)}, {format_time(local, 'short', locale=locale)}"
 
 
 def day(value: Any) -> str:
