@@ -23,7 +23,7 @@ from chassis.tables import describe, template_csv, template_xlsx
 from contracts.errors import NotFound
 from contracts.events.common import Contact, DossierItem, Locale, OnboardingStep
 from contracts.tables import TABLE_SCHEMAS, TableSchema
-from onboarding import checks, domain
+from onboarding import checks, documents, domain
 
 router = APIRouter(tags=["onboarding"])
 
@@ -83,6 +83,33 @@ async def register_integrator(body: RegisterIntegrator, runtime: RuntimeDep, who
             ),
         )
     return {"integrator_id": integrator_id, "events": _types(recorded)}
+
+
+class UpdateContacts(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    contacts: list[Contact] = Field(min_length=1, max_length=20)
+    locale: Locale
+
+
+@router.put("/integrators/{integrator_id}/contacts", status_code=201)
+async def update_contacts(
+    integrator_id: str, body: UpdateContacts, runtime: RuntimeDep, who: OpsOrIntegrator
+) -> dict[str, Any]:
+    """Replace the integrator's contacts and language (ops, or the integrator itself): every later
+    email goes to the new addresses, in the new language (IntegratorContactsUpdated)."""
+    authorize_integrator(who, integrator_id)
+    recorded = await runtime.execute(
+        stream_id=domain.stream_id(integrator_id),
+        integrator_id=integrator_id,
+        decide=lambda history: domain.update_contacts(
+            domain.fold(r.event for r in history),
+            contacts=body.contacts,
+            locale=body.locale,
+            updated_by=who.subject,
+        ),
+    )
+    return {"events": _types(recorded)}
 
 
 # --- step 1 -------------------------------------------------------------------------------------------------
@@ -376,13 +403,29 @@ _TEMPLATE_ENTRIES = [
 @router.get("/resources")
 async def list_resources(who: Anyone) -> list[dict[str, str]]:
     """The vendor's documents for integrators, to download, and a template of each table."""
-    return _TEMPLATE_ENTRIES + [
-        {"name": name, "title": title, "href": f"/resources/{name}"} for name, (_, title) in RESOURCES.items()
-    ]
+    return (
+        _TEMPLATE_ENTRIES
+        + [
+            {"name": name, "title": title, "href": f"/resources/{name}"}
+            for name, (_, title) in RESOURCES.items()
+        ]
+        + [
+            {"name": name, "title": document.title, "href": f"/resources/{name}"}
+            for name, document in documents.GENERATED.items()
+        ]
+    )
 
 
 @router.get("/resources/{name}")
 async def download_resource(name: str, who: Anyone) -> Response:
+    if name in documents.GENERATED:
+        # Built here, on first request: the blank configuration sheet, the image examples, ARCEP.
+        document = documents.GENERATED[name]
+        return Response(
+            documents.content_of(name),
+            media_type=document.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{document.filename}"'},
+        )
     if name in TABLE_TEMPLATES:
         schema, fmt = TABLE_TEMPLATES[name]
         content = template_xlsx(schema) if fmt == "xlsx" else template_csv(schema)

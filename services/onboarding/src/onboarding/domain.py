@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -32,7 +32,9 @@ from contracts.events.onboarding import (
     DossierItemAccepted,
     DossierItemRejected,
     DossierItemSubmitted,
+    DossierWentOverdue,
     ElectricalProfileCreated,
+    IntegratorContactsUpdated,
     IntegratorRegistered,
     IntegratorWentLive,
     OnboardingMilestoneNoted,
@@ -122,6 +124,10 @@ class Integrator:
     due_at: Mapping[str, datetime] = field(default_factory=dict)
     overdue_steps: frozenset[str] = frozenset()
     live: bool = False
+    #: Who receives the emails and in which language (registration, then each update).
+    contacts: tuple[Contact, ...] = ()
+    locale: Locale = Locale.FR
+    dossier_overdue: bool = False
 
     def item(self, item: DossierItem) -> ItemState:
         return self.dossier.get(item, ItemState())
@@ -137,7 +143,13 @@ def evolve(state: Integrator, event: DomainEvent) -> Integrator:
                 vat_number=event.vat_number,
                 customer_service_email=str(event.customer_service_email),
             )
-            return replace(state, registered=True, identity=identity)
+            return replace(
+                state, registered=True, identity=identity, contacts=tuple(event.contacts), locale=event.locale
+            )
+        case IntegratorContactsUpdated():
+            return replace(state, contacts=tuple(event.contacts), locale=event.locale)
+        case DossierWentOverdue():
+            return replace(state, dossier_overdue=True)
         case ConfigurationSheetSent():
             return replace(state, configuration_sheet_sent=True)
         case DossierItemSubmitted():
@@ -494,3 +506,48 @@ def note_step_overdue(
 def is_overdue(step: OnboardingStep | str, overdue_steps: Iterable[str]) -> bool:
     """Overdue while the step that missed its deadline is still the current one."""
     return str(step) in set(overdue_steps)
+
+
+# --- contacts, and the dossier's own deadline --------------------------------------------------------
+
+
+def update_contacts(
+    state: Integrator, *, contacts: list[Contact], locale: Locale, updated_by: str
+) -> list[DomainEvent]:
+    """Replace the integrator's contacts and language (ops or the integrator): the emails after it
+    go to the new addresses. Every problem at once, each naming its field."""
+    _registered(state)
+    problems = []
+    if not contacts:
+        problems.append(FieldProblem("contacts", "at least one contact receives the emails"))
+    for index, contact in enumerate(contacts):
+        if problem := email_problem(str(contact.email)):
+            problems.append(FieldProblem(f"contacts.{index}.email", problem))
+        if problem := phone_problem(contact.phone):
+            problems.append(FieldProblem(f"contacts.{index}.phone", problem))
+    if problems:
+        raise CommandRefused.of(problems)
+    if tuple(contacts) == state.contacts and locale == state.locale:
+        raise OutOfOrder("these are already the integrator's contacts and language", field="contacts")
+    return [IntegratorContactsUpdated(contacts=contacts, locale=locale, updated_by=updated_by)]
+
+
+def awaiting_integrator(state: Integrator) -> list[DossierItem]:
+    """Dossier items the integrator still has to send: missing, or rejected and not sent again
+    (a submitted item waits on ops, not on the integrator)."""
+    waiting = (ItemStatus.MISSING, ItemStatus.REJECTED)
+    return [item for item in DossierItem if state.item(item).status in waiting]
+
+
+def check_dossier_deadline(
+    state: Integrator, *, registered_at: datetime, now: datetime, delay: timedelta
+) -> list[DomainEvent]:
+    """What the periodic check records: the dossier overdue once, when items still wait on the
+    integrator `delay` after its registration."""
+    if not state.registered or state.dossier_overdue or state.live:
+        return []
+    due_at = registered_at + delay
+    missing = awaiting_integrator(state)
+    if now < due_at or not missing:
+        return []
+    return [DossierWentOverdue(due_at=due_at, detected_at=now, missing_items=missing)]
