@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import consume, e2e, rebuild, relay
+from bench import consume, e2e, rebuild, relay, web
 from bench.profiling import dominant, profiled
 from bench.report import print_table
 from bench.service import load_events, started_runtime
@@ -79,6 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile-events", type=int, default=50_000, help="events in a profiled re-run")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per phase")
     parser.add_argument("--no-save", action="store_true", help="print only, write no JSON")
+    parser.add_argument("--skip-web", action="store_true", help="no web front figures (portal home, staff pages)")
+    web.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -319,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
     if not args.skip_e2e:
         results |= whole_platform(args)
+    if not args.skip_web:
+        print("web front: the portal home and the staff pages on `make run`'s platform…", file=sys.stderr)
+        results["web"] = web.run(args)
     report: dict[str, Any] = {
         "started_at": started_at.isoformat(),
         "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -336,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         **results,
     }
     print_table(report)
+    if "web" in results:
+        print("\n".join(web.summary(results["web"])))
     if not args.no_save:
         RESULTS.mkdir(exist_ok=True)
         text = json.dumps(report, indent=2, default=str)
