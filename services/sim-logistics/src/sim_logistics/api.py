@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from chassis.auth import Principal, authorize_integrator, require
@@ -21,7 +22,7 @@ from chassis.eventstore import Recorded
 from chassis.http import RuntimeDep
 from contracts.errors import NotFound
 from contracts.events import DomainEvent
-from sim_logistics import domain
+from sim_logistics import documents, domain
 from sim_logistics.projections import instant, parse_instant
 
 router = APIRouter(tags=["sim-logistics"])
@@ -274,6 +275,41 @@ async def sim_timeline(integrator_id: str, runtime: RuntimeDep, who: OpsOrIntegr
         if running:
             step["late_by_seconds"] = _seconds_late(step["due_at"], now)
     return {**row, "as_of": now.isoformat()}
+
+
+async def _process(runtime: Any, integrator_id: str) -> domain.SimProcess:
+    return domain.fold(r.event for r in await runtime.read_stream(domain.stream_id(integrator_id)))
+
+
+def _xlsx(content: bytes, filename: str) -> Response:
+    return Response(
+        content,
+        media_type=documents.XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/integrators/{integrator_id}/delivery-note.xlsx", response_class=Response)
+async def download_delivery_note(integrator_id: str, runtime: RuntimeDep, who: OpsOrIntegrator) -> Response:
+    """The delivery note of the integrator's SIMs (number, quantity, ICCID range, address, artwork),
+    with the tariff grid: generated from this service's log once the SIMs are delivered."""
+    authorize_integrator(who, integrator_id)
+    state = await _process(runtime, integrator_id)
+    if state.delivery is None:
+        raise NotFound("the SIMs are not delivered yet: no delivery note", field="integrator_id")
+    filename = f"bon-de-livraison-{state.delivery.delivery_note_number}.xlsx"
+    return _xlsx(documents.delivery_note(integrator_id, state), filename)
+
+
+@router.get("/integrators/{integrator_id}/tariff-grid.xlsx", response_class=Response)
+async def download_tariff_grid(integrator_id: str, runtime: RuntimeDep, who: OpsOrIntegrator) -> Response:
+    """The tariff grid of offers and mobiles: the offers, tariffs and terminals tables accepted in
+    the integrator's dossier (learnt from onboarding's events), one sheet each."""
+    authorize_integrator(who, integrator_id)
+    state = await _process(runtime, integrator_id)
+    if not state.tables:
+        raise NotFound("no offers, tariffs or terminals table accepted yet", field="integrator_id")
+    return _xlsx(documents.tariff_grid(state), "grille-tarifaire.xlsx")
 
 
 @router.get("/sims/overdue")

@@ -3,7 +3,9 @@
 - `ElectricalProfileCreated` -> `TestSimsStepOpened`: step 2 opens, due two weeks after the
   profile's creation (the onboarding event's `occurred_at`, not when it reached us);
 - `DossierItemAccepted` of the SIM artwork -> `ArtworkAcceptanceNoted` (the file's sha256): the
-  production order must name that artwork, and this service knows it without calling onboarding.
+  production order must name that artwork, and this service knows it without calling onboarding;
+- `DossierItemAccepted` of the offers, tariffs and terminals tables -> `TariffTableNoted` (the rows):
+  the tariff grid sent with the delivery note is built from them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from contracts.errors import CommandRefused
 from contracts.events.common import DossierItem
 from contracts.events.onboarding import DossierItemAccepted, ElectricalProfileCreated
 from sim_logistics import domain
+from sim_logistics.domain.process import TARIFF_TABLES
 
 
 def _state(history: list[Recorded]) -> domain.SimProcess:
@@ -37,11 +40,22 @@ async def learn_from_onboarding(ctx: ReactionContext, rec: Recorded) -> None:
         if event.file is None:
             # A contract breach by the producer: dead-letter it visibly rather than guess.
             raise CommandRefused("SIM artwork accepted without its file reference", field="file")
-        artwork = event.file.sha256
+        artwork, filename = event.file.sha256, event.file.filename
         await ctx.execute(
             stream_id=domain.stream_id(integrator_id),
             integrator_id=integrator_id,
-            decide=lambda history: domain.note_artwork_acceptance(_state(history), artwork_reference=artwork),
+            decide=lambda history: domain.note_artwork_acceptance(
+                _state(history), artwork_reference=artwork, artwork_filename=filename
+            ),
+        )
+    elif isinstance(event, DossierItemAccepted) and event.item in TARIFF_TABLES and event.table is not None:
+        table, snapshot, source = event.item, event.table, rec.envelope.event_id
+        await ctx.execute(
+            stream_id=domain.stream_id(integrator_id),
+            integrator_id=integrator_id,
+            decide=lambda history: domain.note_tariff_table(
+                _state(history), table=table, snapshot=snapshot, source_event_id=source
+            ),
         )
     # Other dossier items are not the SIM logistics' business.
 

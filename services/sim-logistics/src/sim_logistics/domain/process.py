@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from uuid import UUID
 
 from contracts.errors import CommandRefused, OutOfOrder
 from contracts.events import DomainEvent
+from contracts.events.common import DossierItem, TableSnapshot
 from contracts.events.sim_logistics import (
     ArtworkAcceptanceNoted,
     DeliveryNoteSent,
@@ -25,6 +27,7 @@ from contracts.events.sim_logistics import (
     SimsRejected,
     SimsValidated,
     StepWentOverdue,
+    TariffTableNoted,
     TestSimsReceived,
     TestSimsShipped,
     TestSimsStepOpened,
@@ -66,12 +69,16 @@ class Shipment:
 class Order:
     quantity: int
     artwork_reference: str
+    delivery_address: str = ""
+    artwork_filename: str | None = None
 
 
 @dataclass(frozen=True)
 class Delivery:
     quantity: int
     delivery_note_number: str
+    iccid_first: str = ""
+    iccid_last: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,11 @@ class SimProcess:
     #: ICCIDs of rejected test SIMs: the new pair must be other cards.
     rejected_iccids: frozenset[str] = frozenset()
     validated: bool = False
-    #: The latest SIM artwork accepted in the onboarding dossier (its file's sha256).
+    #: The latest SIM artwork accepted in the onboarding dossier (its file's sha256, and its name).
     accepted_artwork: str | None = None
+    accepted_artwork_filename: str | None = None
+    #: The accepted offers, tariffs and terminals tables (by dossier item): the tariff grid's rows.
+    tables: dict[DossierItem, TableSnapshot] = field(default_factory=dict)
     order: Order | None = None
     production_started: bool = False
     delivery: Delivery | None = None
@@ -112,7 +122,13 @@ def evolve(state: SimProcess, event: DomainEvent) -> SimProcess:
                 due_at={**state.due_at, Step.TEST_SIMS: event.due_at},
             )
         case ArtworkAcceptanceNoted():
-            return replace(state, accepted_artwork=event.artwork_reference)
+            return replace(
+                state,
+                accepted_artwork=event.artwork_reference,
+                accepted_artwork_filename=event.artwork_filename,
+            )
+        case TariffTableNoted():
+            return replace(state, tables={**state.tables, event.table: event.snapshot})
         case TestSimsShipped():
             return replace(state, shipment=Shipment(iccids=tuple(event.iccids)))
         case TestSimsReceived():
@@ -131,7 +147,12 @@ def evolve(state: SimProcess, event: DomainEvent) -> SimProcess:
         case ProductionOrdered():
             return replace(
                 state,
-                order=Order(quantity=event.quantity, artwork_reference=event.artwork_reference),
+                order=Order(
+                    quantity=event.quantity,
+                    artwork_reference=event.artwork_reference,
+                    delivery_address=event.delivery_address,
+                    artwork_filename=event.artwork_filename,
+                ),
                 due_at={**state.due_at, Step.PRODUCTION: event.due_at},
             )
         case ProductionStarted():
@@ -139,7 +160,12 @@ def evolve(state: SimProcess, event: DomainEvent) -> SimProcess:
         case SimsDelivered():
             return replace(
                 state,
-                delivery=Delivery(quantity=event.quantity, delivery_note_number=event.delivery_note_number),
+                delivery=Delivery(
+                    quantity=event.quantity,
+                    delivery_note_number=event.delivery_note_number,
+                    iccid_first=event.iccid_first,
+                    iccid_last=event.iccid_last,
+                ),
             )
         case DeliveryNoteSent():
             return replace(state, delivery_note_sent=True)
@@ -190,12 +216,33 @@ def open_test_sims_step(
     ]
 
 
-def note_artwork_acceptance(state: SimProcess, *, artwork_reference: str) -> list[DomainEvent]:
+def note_artwork_acceptance(
+    state: SimProcess, *, artwork_reference: str, artwork_filename: str | None = None
+) -> list[DomainEvent]:
     """The SIM artwork was accepted in the onboarding dossier: the production order may name it.
     It may come before step 2 opens (the dossier is filled in at the integrator's pace)."""
     if state.accepted_artwork == artwork_reference:
         return []
-    return [ArtworkAcceptanceNoted(artwork_reference=artwork_reference)]
+    return [ArtworkAcceptanceNoted(artwork_reference=artwork_reference, artwork_filename=artwork_filename)]
+
+
+#: The dossier tables the tariff grid is made of (seed 000: "grille tarifaire des offres et mobiles").
+TARIFF_TABLES = (
+    DossierItem.OFFERS_TABLE,
+    DossierItem.TARIFFS_METROPOLITAN,
+    DossierItem.TARIFFS_INTERNATIONAL,
+    DossierItem.TERMINALS_TABLE,
+)
+
+
+def note_tariff_table(
+    state: SimProcess, *, table: DossierItem, snapshot: TableSnapshot, source_event_id: UUID
+) -> list[DomainEvent]:
+    """An offers, tariffs or terminals table accepted in the dossier: the latest one is the grid's.
+    The same rows again (a redelivery) add nothing."""
+    if table not in TARIFF_TABLES or state.tables.get(table) == snapshot:
+        return []
+    return [TariffTableNoted(table=table, snapshot=snapshot, source_event_id=source_event_id)]
 
 
 # --- step 2: test SIMs ----------------------------------------------------------------------------
@@ -382,6 +429,7 @@ def order_production(
             quantity=quantity,
             delivery_address=delivery_address.strip(),
             artwork_reference=artwork_reference,
+            artwork_filename=state.accepted_artwork_filename,
             due_at=now + PRODUCTION_DEADLINE,
             ordered_by=ordered_by,
             late_by_seconds=late_by_seconds(state, Step.TEST_SIMS, now),
