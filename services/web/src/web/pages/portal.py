@@ -218,6 +218,13 @@ async def submit_item(request: Request, item: str, person: Integrator, backends:
     return redirect(f"/portal/dossier?done=uploaded#{item}")
 
 
+@router.get("/dossier/{item}")
+async def item_anchor(item: str, person: Integrator) -> Response:
+    """A form's address opened as a page (the language switch on a refused form, a bookmark): the
+    page the form is on."""
+    return redirect(f"/portal/dossier#{item}" if item in progress.DOSSIER_ITEMS else "/portal/dossier")
+
+
 @router.get("/dossier/{item}/file")
 async def item_file(item: str, person: Integrator, backends: BackendsDep) -> Response:
     """The file last sent for an item, as onboarding keeps it."""
@@ -339,6 +346,11 @@ async def _sims_action(
     return redirect(f"/portal/sims?done={done}#{anchor}")
 
 
+@router.get("/sims/{action:path}")
+async def sims_anchor(action: str, person: Integrator) -> Response:
+    return redirect("/portal/sims")
+
+
 @router.post("/sims/test-sims/reception", dependencies=[CsrfChecked])
 async def confirm_test_sims(request: Request, person: Integrator, backends: BackendsDep) -> Response:
     return await _sims_action(
@@ -449,6 +461,12 @@ async def support(request: Request, person: Integrator, backends: BackendsDep) -
     return await _support_page(request, person, backends)
 
 
+@router.get("/support/tickets")
+@router.get("/support/installation-reports")
+async def support_anchor(person: Integrator) -> Response:
+    return redirect("/portal/support")
+
+
 @router.post("/support/tickets", dependencies=[CsrfChecked])
 async def open_ticket(
     request: Request,
@@ -512,6 +530,11 @@ def _ticket_id(ticket_id: str) -> str:
 @router.get("/support/tickets/{ticket_id}")
 async def ticket(request: Request, ticket_id: str, person: Integrator, backends: BackendsDep) -> Response:
     return await _ticket_page(request, person, backends, _ticket_id(ticket_id))
+
+
+@router.get("/support/tickets/{ticket_id}/{action}")
+async def ticket_anchor(ticket_id: str, action: str, person: Integrator) -> Response:
+    return redirect(f"/portal/support/tickets/{_ticket_id(ticket_id)}")
 
 
 @router.post("/support/tickets/{ticket_id}/messages", dependencies=[CsrfChecked])
