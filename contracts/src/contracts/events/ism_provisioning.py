@@ -98,6 +98,8 @@ class SimsDeliveryNoted(IsmEvent):
     """ism-provisioning learnt from sim-logistics that the SIMs were delivered."""
 
     source_event_id: UUID
+    #: When sim-logistics recorded the delivery: the ISM's own deadline runs from it.
+    delivered_at: AwareDatetime | None = None
 
 
 class IsmDeliveryWentOverdue(IsmEvent):

@@ -13,7 +13,7 @@ from chassis.cli import service_cli
 from chassis.clock import Clock
 from chassis.runtime import ServiceRuntime
 from chassis.settings import ServiceSettings
-from ism_provisioning import api
+from ism_provisioning import api, deadlines
 from ism_provisioning.projections import PROJECTIONS
 from ism_provisioning.reactions import REACTIONS
 
@@ -24,6 +24,11 @@ class Settings(ServiceSettings):
     ism_platform_base_url: str = "https://ism.example.invalid"
     #: How long the set-password link mailed at delivery stays usable.
     ism_set_password_link_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+    #: Days after the SIMs' delivery by which the ISM should be delivered (ISM_DUE_DAYS): past them,
+    #: ops and the integrator are told (once).
+    ism_due_days: int = Field(default=14, ge=1, le=365)
+    #: How often the ISM deadline check runs (ISM_DEADLINE_CHECK_SECONDS).
+    ism_deadline_check_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRuntime:
@@ -32,8 +37,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRunt
         settings=settings,
         clock=clock,
         routers=[api.router],
-        projections=PROJECTIONS,
+        projections=[*PROJECTIONS, deadlines.ism_deadlines],
         reactions=REACTIONS,
+        schedules=deadlines.schedules(settings.ism_deadline_check_seconds),
         migrations=api.MIGRATIONS,
         description=__doc__ or "",
     )

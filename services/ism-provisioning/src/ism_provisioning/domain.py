@@ -17,6 +17,7 @@ from contracts.events.ism_provisioning import (
     IsmConfigurationRejected,
     IsmConfigured,
     ISMDelivered,
+    IsmDeliveryWentOverdue,
     IsmEvent,
     IsmPasswordSet,
     IsmTableReceived,
@@ -54,6 +55,8 @@ class IsmAccount:
     #: True when the latest tables were rejected: a delivery would configure stale tables.
     rejected: bool = False
     sims_delivered: bool = False
+    sims_delivered_at: datetime | None = None
+    delivery_overdue: bool = False
     logo_reference: str | None = None
     delivery: Delivery | None = None
     password_set: bool = False
@@ -101,8 +104,13 @@ def evolve(state: IsmAccount, event: IsmEvent) -> IsmAccount:
             return replace(state, rejected=True)
         case SimsDeliveryNoted():
             return replace(
-                state, sims_delivered=True, source_event_ids=state.source_event_ids | {event.source_event_id}
+                state,
+                sims_delivered=True,
+                sims_delivered_at=event.delivered_at,
+                source_event_ids=state.source_event_ids | {event.source_event_id},
             )
+        case IsmDeliveryWentOverdue():
+            return replace(state, delivery_overdue=True)
         case LogoAcceptanceNoted():
             ids = state.source_event_ids
             if event.source_event_id is not None:
@@ -176,10 +184,23 @@ def receive_table(
     ]
 
 
-def note_sims_delivery(state: IsmAccount, source_event_id: UUID) -> list[IsmEvent]:
+def note_sims_delivery(
+    state: IsmAccount, source_event_id: UUID, delivered_at: datetime | None = None
+) -> list[IsmEvent]:
     if state.sims_delivered or source_event_id in state.source_event_ids:
         return []
-    return [SimsDeliveryNoted(source_event_id=source_event_id)]
+    return [SimsDeliveryNoted(source_event_id=source_event_id, delivered_at=delivered_at)]
+
+
+def check_delivery_deadline(state: IsmAccount, *, now: datetime, delay: timedelta) -> list[IsmEvent]:
+    """What the periodic check records: the ISM overdue once, when it is still not delivered
+    `delay` after the SIMs were (the last step before go-live, waiting on the vendor)."""
+    if state.delivery is not None or state.delivery_overdue or state.sims_delivered_at is None:
+        return []
+    due_at = state.sims_delivered_at + delay
+    if now < due_at:
+        return []
+    return [IsmDeliveryWentOverdue(due_at=due_at, detected_at=now)]
 
 
 def note_logo_acceptance(state: IsmAccount, logo_reference: str, source_event_id: UUID) -> list[IsmEvent]:

@@ -54,11 +54,11 @@ async def on_dossier_item_accepted(ctx: ReactionContext, rec: Recorded) -> None:
 async def on_sims_delivered(ctx: ReactionContext, rec: Recorded) -> None:
     assert isinstance(rec.event, SimsDelivered)
     integrator_id = rec.envelope.integrator_id
-    source = rec.envelope.event_id
+    source, delivered_at = rec.envelope.event_id, rec.envelope.occurred_at
     await ctx.execute(
         stream_id=domain.stream_id(integrator_id),
         integrator_id=integrator_id,
-        decide=lambda history: domain.note_sims_delivery(_history(history), source),
+        decide=lambda history: domain.note_sims_delivery(_history(history), source, delivered_at),
     )
 
 
