@@ -278,3 +278,14 @@ def test_ticket_numbers_are_what_people_quote() -> None:
     assert tickets.ticket_number(2027, 1_234_567) == "T-2027-1234567"
     with pytest.raises(ValueError):
         tickets.ticket_number(2026, 0)
+
+
+def test_a_message_says_whether_the_integrator_or_the_vendor_wrote_it() -> None:
+    """The notifier mails the integrator's messages to ops and the vendor's replies to the requester."""
+    [from_integrator] = tickets.post_message(
+        given(OPENED), ticket_id=T, author="paul", body="Toujours bloquée", internal=False, by_integrator=True
+    )
+    [reply] = tickets.post_message(
+        given(OPENED), ticket_id=T, author="tom", body="Redémarrez", internal=False, by_integrator=False
+    )
+    assert from_integrator.by_integrator and not reply.by_integrator

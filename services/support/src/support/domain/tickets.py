@@ -195,7 +195,11 @@ def post_message(
     _required(body, "body", "a message")
     if internal and by_integrator:
         raise CommandRefused("internal notes are the support's own", field="internal")
-    return [TicketMessagePosted(ticket_id=ticket_id, author=author, body=body, internal=internal)]
+    return [
+        TicketMessagePosted(
+            ticket_id=ticket_id, author=author, body=body, internal=internal, by_integrator=by_integrator
+        )
+    ]
 
 
 def declare_on_tracker(state: Ticket, *, ticket_id: UUID, tracker_reference: str) -> list[DomainEvent]:
