@@ -49,7 +49,8 @@ class Problem:
     value: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "value": self.value, "reason": self.reason}
+        cell = {"value": self.value} if self.value is not None else {}
+        return {"row": self.row, "column": self.column, **cell, "reason": self.reason}
 
 
 class FileRefused(Exception):
