@@ -35,6 +35,7 @@ bench: bootstrap
 
 schemas: bootstrap
 	$(UV) run python -m contracts.snapshots --write
+	$(UV) run python -m platform_cli.asyncapi --write  # contracts/asyncapi/<service>.json
 
 # A staff account on `make run`'s platform: `make user EMAIL=you@vendor.example NAME="Your Name" ROLE=ops`
 # (or ROLE=technician). The invitation email lands in .data/mail; its link is printed here too.
