@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chassis import context
+from chassis import asyncapi, context
 from chassis.auth import Principal, require
 from chassis.consumer import TRANSIENT_DB_ERRORS
 from chassis.eventstore import ConcurrencyConflict
@@ -345,6 +345,7 @@ def build_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str, 
     for router in routers:
         app.include_router(router)
     app.include_router(ops_router())
+    app.include_router(asyncapi.router())
     app.add_middleware(TraceRequests, runtime=runtime)
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_upload_bytes + 64 * 1024)
     # Refusals in the caller's language (fr default): around the body limit, so its 413 is too.
