@@ -72,6 +72,15 @@ def test_a_french_csv_separated_by_semicolons_in_cp1252_reads():
     assert snapshot.rows == [["Samsung", "Galaxy A15", "179,00"], ["Alcatel", "Téléphone 1", "29,90"]]
 
 
+def test_a_tab_separated_table_with_french_headers_configures_the_same():
+    content = "Marque\tModèle\tPrix (€)\r\nSamsung\tGalaxy A15\t179,00 €\r\n"
+    parsed = parse_table(DossierItem.TERMINALS_TABLE, read_table(content.encode("cp1252"), "terminaux.csv"))
+    assert parsed.errors == ()
+    assert [(t.brand, t.model, str(t.price_eur)) for _, t in parsed.items] == [
+        ("Samsung", "Galaxy A15", "179.00")
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "filename"), [(b"", "x.csv"), (b"not a zip", "x.xlsx"), (b"%PDF-1.4", "x.pdf")]
 )

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from chassis.tables import sniff_delimiter
 from contracts.events.common import DossierItem, TableSnapshot
 from contracts.events.ism_provisioning import ISM_TABLE_COLUMNS
 from ism_provisioning.configuration import Configuration
@@ -46,9 +47,8 @@ def _csv_rows(content: bytes) -> list[list[str]]:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = content.decode("cp1252")  # Excel on a French Windows saves CSV in cp1252
-    first_line = text.split("\n", 1)[0]
-    # French Excel separates with ";" because "," is the decimal mark.
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    # The same choice as onboarding's: `;` (French Excel), `,`, tab or `|`, whichever splits the table.
+    delimiter = sniff_delimiter(text[:8192])
     return [list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
 
 
