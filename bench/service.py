@@ -47,6 +47,7 @@ def settings_for(stack: Stack, database: str, prefix: str) -> ServiceSettings:
         traces_dir=stack.root / "traces",
         data_dir=stack.root / "files",
         log_level="WARNING",
+        dev_mode=True,  # the built-in secrets
     )
 
 

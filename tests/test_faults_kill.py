@@ -28,6 +28,7 @@ def start_process(stack, database: str, prefix: str, port: int, log: Path) -> su
         KAFKA_TOPIC_PARTITIONS="3",
         HTTP_PORT=str(port),
         TRACES_DIR=str(log.parent / "traces"),
+        DEV_MODE="true",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.support.chassis_app", "serve"],

@@ -34,6 +34,7 @@ def start_notifier(stack, database: str, prefix: str, mail_port: int, log: Path)
         SMTP_TIMEOUT_SECONDS="60",
         EMAIL_RETRY_CHECK_SECONDS="0.2",
         TRACES_DIR=str(log.parent / "traces"),
+        DEV_MODE="true",
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", "from notifier.app import cli; cli()", "serve"],

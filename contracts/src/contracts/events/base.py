@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 class DomainEvent(BaseModel):
@@ -31,6 +32,7 @@ class DomainEvent(BaseModel):
             REGISTRY.register(cls)
 
 
+M = TypeVar("M", bound=BaseModel)
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -73,8 +75,13 @@ class EventRegistry:
     def all(self) -> dict[str, type[DomainEvent]]:
         return dict(sorted(self._models.items()))
 
-    def load(self, event_type: str, schema_version: int, payload: dict[str, Any]) -> DomainEvent:
-        """Validate a stored or received payload into its model, upcasting older versions first."""
+    def load(
+        self, event_type: str, schema_version: int, payload: dict[str, Any], *, tolerant: bool = False
+    ) -> DomainEvent:
+        """Validate a stored or received payload into its model, upcasting older versions first.
+
+        `tolerant`: fields the model does not know are ignored (a consumer reading a newer
+        producer's event); the models themselves stay strict for what this code writes."""
         model = self.model(event_type)
         if schema_version > model.schema_version:
             raise ValueError(
@@ -87,7 +94,29 @@ class EventRegistry:
                 raise ValueError(f"no upcaster for {event_type} v{version}")
             payload = step(payload)
             version += 1
-        return model.model_validate(payload)
+        return validate_tolerant(model, payload) if tolerant else model.model_validate(payload)
+
+
+def validate_tolerant(model: type[M], data: Any) -> M:
+    """`model.model_validate(data)`, the fields it does not know (at any depth) left out.
+
+    The models forbid unknown fields so a producer cannot write a typo; a consumer reads with this,
+    so a field added by a newer producer does not make its events poison (tolerant reader). Only
+    `extra_forbidden` errors are forgiven: a missing or wrong field is refused as before."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        unknown = [e["loc"] for e in error.errors() if e["type"] == "extra_forbidden"]
+        if not unknown or not isinstance(data, dict):
+            raise
+    pruned = copy.deepcopy(data)
+    for loc in unknown:
+        parent: Any = pruned
+        for part in loc[:-1]:
+            parent = parent[part]
+        if isinstance(parent, dict):
+            parent.pop(loc[-1], None)
+    return model.model_validate(pruned)
 
 
 REGISTRY = EventRegistry()

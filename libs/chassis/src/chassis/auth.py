@@ -17,6 +17,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 Role = Literal["ops", "technician", "integrator"]
 ROLES: tuple[str, ...] = ("ops", "technician", "integrator")
+#: Who signs the platform's tokens and whom they are for: a token signed with the same secret for
+#: another purpose (another system sharing it by mistake) is not taken for one of ours.
+ISSUER = "integrator-platform"
+AUDIENCE = "integrator-platform-api"
+#: The longest a token may live (exp - iat): a leaked token is worth a working day at most.
+MAX_TOKEN_LIFETIME = timedelta(hours=12)
 
 _bearer = HTTPBearer(auto_error=False, description="A platform token: `platform token --role ops`")
 
@@ -44,8 +50,17 @@ def mint_token(
         raise ValueError(f"unknown role {role}")
     if role == "integrator" and not integrator_id:
         raise ValueError("an integrator token names its integrator")
+    if ttl > MAX_TOKEN_LIFETIME:
+        raise ValueError(f"a token lives at most {MAX_TOKEN_LIFETIME}")
     now = datetime.now(UTC)
-    claims: dict[str, object] = {"sub": subject, "role": role, "iat": now, "exp": now + ttl}
+    claims: dict[str, object] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": subject,
+        "role": role,
+        "iat": now,
+        "exp": now + ttl,
+    }
     if integrator_id:
         claims["integrator_id"] = integrator_id
     return jwt.encode(claims, secret, algorithm="HS256")
@@ -53,9 +68,22 @@ def mint_token(
 
 def decode_token(secret: str, token: str) -> Principal:
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["sub", "role", "exp"]})
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            options={"require": ["iss", "aud", "sub", "role", "iat", "exp"]},
+        )
     except jwt.PyJWTError as error:
         raise HTTPException(401, f"invalid token: {error}", headers={"WWW-Authenticate": "Bearer"}) from None
+    if claims["exp"] - claims["iat"] > MAX_TOKEN_LIFETIME.total_seconds():
+        raise HTTPException(
+            401,
+            "invalid token: it lives longer than the platform allows",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     role = claims.get("role")
     if role not in ROLES:
         raise HTTPException(401, "invalid token: unknown role", headers={"WWW-Authenticate": "Bearer"})

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from chassis.logs import configure_logging
-from chassis.settings import ServiceSettings
+from chassis.serving import raise_open_file_limit, uvicorn_config
+from chassis.settings import ServiceSettings, WeakSecret
 
 if TYPE_CHECKING:
     from chassis.runtime import ServiceRuntime
@@ -45,19 +46,16 @@ def service_cli(
         import uvicorn
 
         rt = runtime()
+        try:
+            rt.settings.refuse_weak_secrets()
+        except WeakSecret as error:
+            typer.echo(f"{rt.name}: refusing to start: {error}", err=True)
+            raise typer.Exit(2) from None
 
         async def main() -> None:
             await rt.start()
-            config = uvicorn.Config(
-                rt.http_app,
-                host=rt.settings.http_host,
-                port=rt.settings.http_port,
-                lifespan="off",
-                log_level="warning",
-                access_log=False,
-                http="httptools",
-            )
-            server = uvicorn.Server(config)
+            raise_open_file_limit()
+            server = uvicorn.Server(uvicorn_config(rt.http_app, rt.settings))
             try:
                 await server.serve()
             finally:

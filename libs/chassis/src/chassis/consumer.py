@@ -22,6 +22,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -41,6 +42,7 @@ from contracts import topics
 from contracts.envelope import Envelope
 from contracts.errors import Refusal
 from contracts.events import REGISTRY, UnknownEventType
+from contracts.events.base import validate_tolerant
 
 if TYPE_CHECKING:
     from chassis.runtime import ServiceRuntime
@@ -141,7 +143,9 @@ def decode(message: ConsumerRecord[bytes, bytes]) -> Recorded:
         try:
             return Recorded(
                 envelope=envelope,
-                event=REGISTRY.load(envelope.event_type, envelope.schema_version, envelope.payload),
+                event=REGISTRY.load(
+                    envelope.event_type, envelope.schema_version, envelope.payload, tolerant=True
+                ),
             )
         except (UnknownEventType, ValidationError, ValueError):
             pass
@@ -150,11 +154,13 @@ def decode(message: ConsumerRecord[bytes, bytes]) -> Recorded:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise Poison(f"not JSON: {error}") from None
     try:
-        envelope = Envelope.model_validate(raw)
+        # Tolerant reader: a field a newer producer added is ignored here, not poison; what this
+        # code writes stays strict (the models forbid unknown fields).
+        envelope = validate_tolerant(Envelope, raw)
     except ValidationError as error:
         raise Poison(f"not an envelope: {_short(error)}") from None
     try:
-        event = REGISTRY.load(envelope.event_type, envelope.schema_version, envelope.payload)
+        event = REGISTRY.load(envelope.event_type, envelope.schema_version, envelope.payload, tolerant=True)
     except UnknownEventType:
         raise Poison(f"unknown event type {envelope.event_type!r}") from None
     except ValidationError as error:
@@ -162,6 +168,30 @@ def decode(message: ConsumerRecord[bytes, bytes]) -> Recorded:
     except ValueError as error:
         raise Poison(str(error)) from None
     return Recorded(envelope=envelope, event=event)
+
+
+def read_headers(message: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
+    """The message's headers as text, or Poison: every header the platform writes is UTF-8 text, so
+    a header without a value or with other bytes did not come from a relay."""
+    headers: dict[str, str] = {}
+    for key, value in message.headers or ():
+        if value is None:
+            raise Poison(f"header {key!r} has no value")
+        try:
+            headers[key] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Poison(f"header {key!r} is not UTF-8 text") from None
+    return headers
+
+
+def check_key(message: ConsumerRecord[bytes, bytes], rec: Recorded) -> None:
+    """The partition key is the envelope's integrator (the relay writes it so): a message whose key
+    says otherwise was not written by a relay, and would be ordered with another integrator's events."""
+    if message.key != rec.envelope.integrator_id.encode():
+        raise Poison(
+            f"message key {message.key!r:.120} is not the envelope's integrator_id "
+            f"{rec.envelope.integrator_id!r}"
+        )
 
 
 def _short(error: ValidationError) -> str:
@@ -179,6 +209,11 @@ class ReactionRunner:
         self.dead_lettered = 0
         #: The current batch's messages by (broker topic, outcome), for the metrics (chassis.metrics).
         self._outcomes: collections.Counter[tuple[str, str]] = collections.Counter()
+        #: Restarts of the consume loop and why (ops: /ops/status): a consumer failing in a loop
+        #: shows here instead of silently holding its partitions.
+        self.restarts = 0
+        self.last_error: str | None = None
+        self.last_error_at: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
@@ -201,6 +236,16 @@ class ReactionRunner:
             # a shutdown for seconds (the broker evicts us at the session timeout anyway).
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._consumer.stop(), 2.0)
+
+    def health(self) -> dict[str, Any]:
+        """What ops read of this consumer in /ops/status."""
+        return {
+            "processed": self.processed,
+            "dead_lettered": self.dead_lettered,
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+        }
 
     async def lag(self) -> dict[str, int]:
         """Messages not yet handled, per partition (ops view)."""
@@ -228,7 +273,15 @@ class ReactionRunner:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                log.warning("consumer_restarting", consumer=self.consumer_name, error=repr(error)[:300])
+                self.restarts += 1
+                self.last_error = repr(error)[:500]
+                self.last_error_at = datetime.now(UTC).isoformat()
+                log.warning(
+                    "consumer_restarting",
+                    consumer=self.consumer_name,
+                    restarts=self.restarts,
+                    error=repr(error)[:300],
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
@@ -392,19 +445,24 @@ class ReactionRunner:
 
     def _read(self, message: ConsumerRecord[bytes, bytes]) -> Recorded | str | None:
         """The message's event if this reaction handles it, None if it does not, or the reason it
-        is poison."""
-        event_type = ""
-        for key, value in message.headers or ():
-            if key == "event_type":
-                event_type = value.decode("latin-1", "replace")
-                break
-        if event_type and event_type not in self.reaction.handles and REGISTRY.knows(event_type):
-            return None  # a well-known event this reaction does not care about
+        is poison. Never raises: a message that cannot be read (headers, key, body) is poison, else
+        it would fail its whole batch again and again on the same offset."""
         try:
+            headers = read_headers(message)
+            event_type = headers.get("event_type", "")
+            if event_type and event_type not in self.reaction.handles and REGISTRY.knows(event_type):
+                return None  # a well-known event this reaction does not care about
             rec = decode(message)
+            if rec.envelope.event_type not in self.reaction.handles:
+                return None
+            if event_type and event_type != rec.envelope.event_type:
+                raise Poison(f"header event_type {event_type!r:.100} is not the envelope's")
+            check_key(message, rec)
+            return rec
         except Poison as error:
             return str(error)
-        return rec if rec.envelope.event_type in self.reaction.handles else None
+        except Exception as error:
+            return f"unreadable message: {type(error).__name__}: {error}"[:2000]
 
     def _consume_span(self, message: ConsumerRecord[bytes, bytes], rec: Recorded) -> Any:
         """The CONSUMER span of one message, in the trace its headers carry (the appending request's)."""
@@ -539,12 +597,13 @@ class ReactionRunner:
             message.offset,
             message.key,
             message.value,
-            json.dumps({k: v.decode("latin-1") for k, v in (message.headers or [])}),
+            # latin-1 keeps any bytes (replay encodes them back); a header without value is kept empty.
+            json.dumps({k: (v or b"").decode("latin-1") for k, v in (message.headers or [])}),
             reason,
         )
 
     async def _publish_dead_letter(self, message: ConsumerRecord[bytes, bytes], reason: str) -> None:
-        headers = [(k, v) for k, v in (message.headers or []) if k not in ("dlq_reason",)]
+        headers = [(k, v or b"") for k, v in (message.headers or []) if k not in ("dlq_reason",)]
         headers += [
             ("dlq_reason", reason.encode()),
             ("dlq_consumer", self.consumer_name.encode()),

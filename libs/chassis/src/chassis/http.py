@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
@@ -72,7 +73,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge()
+                    raise _TooLarge(self.max_bytes)
             return message
 
         try:
@@ -81,8 +82,12 @@ class BodyLimit:
             await _send_problem(send, 413, "Payload too large", f"the limit is {self.max_bytes} bytes")
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from `receive` when a (chunked) body passes the limit. An HTTPException, because the
+    framework turns any other error met while reading a body into a 400."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the limit is {max_bytes} bytes")
 
 
 async def _send_problem(send: Send, status: int, title: str, detail: str) -> None:
@@ -127,15 +132,13 @@ class TraceRequests:
                 ]
             await send(message)
 
+        # Named by the route template once routed (`GET /surveys/{token}`), never by the raw path: a
+        # link's path is its credential, and a trace backend must not hold working links.
         with self.runtime.tracer.start_as_current_span(
-            f"{scope['method']} {scope['path']}",
+            scope["method"],
             context=parent,
             kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": scope["method"],
-                "url.path": scope["path"],
-                "correlation.id": str(correlation),
-            },
+            attributes={"http.request.method": scope["method"], "correlation.id": str(correlation)},
         ) as span:
             span_context = span.get_span_context()
             traceparent = (
@@ -183,6 +186,56 @@ def _parse_uuid(value: str | None) -> UUID | None:
         return UUID(value)
     except ValueError:
         return None
+
+
+def _untranslatable(text: str) -> str | None:
+    """Why this text cannot be stored (PostgreSQL text is UTF-8 without NUL), if it cannot."""
+    if "\x00" in text:
+        return "must not contain a NUL character (\\u0000)"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be Unicode text (a lone surrogate is not)"
+    return None
+
+
+def _untranslatable_in(value: Any, loc: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """The validation errors of every string (keys included) in a JSON value that cannot be stored."""
+    errors: list[dict[str, Any]] = []
+    if isinstance(value, str):
+        reason = _untranslatable(value)
+        if reason:
+            errors.append({"loc": loc, "msg": reason, "type": "string_untranslatable", "input": value[:100]})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            errors += _untranslatable_in(key, (*loc, key)) + _untranslatable_in(item, (*loc, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            errors += _untranslatable_in(item, (*loc, index))
+    return errors
+
+
+async def refuse_untranslatable_text(request: Request) -> None:
+    """Every service, every route: a NUL (`\\u0000`, `%00`) or a lone surrogate in a path parameter,
+    a declared query parameter or a JSON body is a 422 naming the field — not a 500 from the database
+    (which refuses such text) after the request was half handled."""
+    errors = []
+    for name, value in request.path_params.items():
+        errors += _untranslatable_in(value, ("path", name))
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    for param in getattr(dependant, "query_params", ()):
+        for value in request.query_params.getlist(param.alias):
+            errors += _untranslatable_in(value, ("query", param.alias))
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await request.body()  # already read by the framework: cached
+        if b"\\u" in body:  # in valid JSON, NUL and surrogates only come escaped
+            try:
+                errors += _untranslatable_in(json.loads(body), ("body",))
+            except ValueError:
+                pass  # not JSON: the framework says so
+    if errors:
+        raise RequestValidationError(errors)
 
 
 def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -315,7 +368,12 @@ def ops_router() -> APIRouter:
 
 
 def build_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str, description: str) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="1.0.0")
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        dependencies=[Depends(refuse_untranslatable_text)],
+    )
     app.state.runtime = runtime
     install_error_handlers(app)
 

@@ -138,6 +138,7 @@ class ServiceRuntime:
                 await conn.execute("SELECT pg_advisory_unlock(hashtext('migrations'))")
 
     async def start(self) -> None:
+        self.settings.refuse_weak_secrets()  # before anything: a public secret must not serve at all
         await self.connect()
         consumed = {t for r in self.reactions for t in r.topics}
         await kafka.ensure_topics(self.settings, {self.topic, topics.DEAD_LETTERS, *consumed})
@@ -304,6 +305,8 @@ class ServiceRuntime:
             "events": events,
             "relay_leader": bool(self.relay and self.relay.is_leader),
             "consumer_lag": lag,
+            # Restarts and the last error per consumer: one failing in a loop is seen here.
+            "consumers": {runner.consumer_name: runner.health() for runner in self.runners},
             "dead_letters": dead,
             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }

@@ -7,6 +7,17 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: The secrets a developer's `make run` and the tests use. Public (they are in the code): a service
+#: outside DEV_MODE refuses to start on them.
+DEV_AUTH_SECRET = "dev-only-auth-secret-change-me-in-production!"  # noqa: S105 (public on purpose)
+DEV_LINK_SIGNING_SECRET = "dev-only-link-secret-change-me-in-production!"  # noqa: S105
+#: HS256 keys shorter than the hash (32 bytes) are guessable offline from one token (RFC 7518 §3.2).
+MIN_SECRET_BYTES = 32
+
+
+class WeakSecret(ValueError):
+    """A secret a service must not run on outside DEV_MODE; the message names the variable."""
+
 
 class ServiceSettings(BaseSettings):
     """What every service reads. Defaults are the embedded dev stack of `make run`."""
@@ -28,8 +39,20 @@ class ServiceSettings(BaseSettings):
     kafka_create_topics: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    auth_secret: SecretStr = SecretStr("dev-only-auth-secret-change-me-in-production!")
-    link_signing_secret: SecretStr = SecretStr("dev-only-link-secret-change-me-in-production!")
+    #: A connection must send its request headers within this (HTTP_HEADER_TIMEOUT_SECONDS), from
+    #: connecting or from its previous response: idle and slow-header sockets are closed.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: The longest pause in a request body (HTTP_BODY_IDLE_TIMEOUT_SECONDS).
+    http_body_idle_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: An idle keep-alive connection is closed after this (HTTP_KEEP_ALIVE_SECONDS).
+    http_keep_alive_seconds: float = Field(default=5.0, ge=1)
+    #: Connections or requests at once past which the service answers 503 (HTTP_MAX_CONNECTIONS).
+    http_max_connections: int = Field(default=1000, ge=1)
+    auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
+    link_signing_secret: SecretStr = SecretStr(DEV_LINK_SIGNING_SECRET)
+    #: A developer's machine (DEV_MODE): `make run` and the tests set it. Only then may a service
+    #: start on the built-in secrets above, or on short ones.
+    dev_mode: bool = False
     public_base_url: str = "http://localhost:8000"
     otel_exporter_otlp_endpoint: str | None = None
     traces_dir: Path = Path(".data/traces")
@@ -48,6 +71,27 @@ class ServiceSettings(BaseSettings):
     metrics_enabled: bool = True
     #: How often the gauges that need a query (lags, dead letters, business figures) are recomputed.
     metrics_refresh_seconds: float = Field(default=10.0, gt=0)
+
+    def refuse_weak_secrets(self) -> None:
+        """Raise WeakSecret, naming the variables, when a secret is the built-in one or too short —
+        unless DEV_MODE. Called when a service starts (reading settings for a CLI is not refused)."""
+        if self.dev_mode:
+            return
+        problems = []
+        for variable, secret, builtin in (
+            ("AUTH_SECRET", self.auth_secret, DEV_AUTH_SECRET),
+            ("LINK_SIGNING_SECRET", self.link_signing_secret, DEV_LINK_SIGNING_SECRET),
+        ):
+            value = secret.get_secret_value()
+            if value == builtin:
+                problems.append(f"{variable} is the built-in development secret (public)")
+            elif len(value.encode()) < MIN_SECRET_BYTES:
+                problems.append(f"{variable} is {len(value.encode())} bytes, under {MIN_SECRET_BYTES}")
+        if problems:
+            raise WeakSecret(
+                "; ".join(problems) + f": set a random secret of {MIN_SECRET_BYTES}+ bytes "
+                "(e.g. `openssl rand -base64 48`), or DEV_MODE=true on a developer's machine"
+            )
 
     def topic(self, name: str) -> str:
         """The broker-side name of a contracts topic."""

@@ -190,7 +190,11 @@ def context_from_carrier(carrier: Mapping[str, str]) -> otel_context.Context:
 
 
 def context_from_kafka_headers(headers: Sequence[tuple[str, bytes]] | None) -> otel_context.Context:
-    carrier = {k: v.decode("latin-1") for k, v in (headers or []) if k in ("traceparent", "tracestate")}
+    carrier = {
+        k: v.decode("latin-1")
+        for k, v in (headers or [])
+        if k in ("traceparent", "tracestate") and v is not None  # a header may have no value
+    }
     return propagate.extract(carrier)
 
 

@@ -79,6 +79,8 @@ def settings_for(
         "kafka_topic_partitions": 3,
         "traces_dir": stack.root / prefix / "traces",
         "data_dir": stack.root / prefix / database / "files",
+        # The built-in secrets (tests mint tokens with them): only a dev-mode service starts on them.
+        "dev_mode": True,
     }
     values.update(overrides)
     return app_module.Settings(**values)
@@ -146,6 +148,8 @@ class ServiceOverHttp:
 
         import uvicorn
 
+        from chassis.serving import uvicorn_config
+
         name = self._module.__name__.split(".")[0]
         database = self._stack.unique(name)
         await self._stack.postgres.create_database(database)
@@ -156,14 +160,8 @@ class ServiceOverHttp:
         )
         self.runtime = self._module.build_runtime(settings)
         await self.runtime.start()
-        config = uvicorn.Config(
-            self.runtime.http_app,
-            host="127.0.0.1",
-            port=self.port,
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-        )
+        # Served as `serve` serves it (chassis.serving: httptools, deadlines, connection limit).
+        config = uvicorn_config(self.runtime.http_app, settings, host="127.0.0.1", port=self.port)
         self._server = uvicorn.Server(config)
         self._serving = asyncio.ensure_future(self._server.serve())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import uuid4
 
@@ -52,7 +52,11 @@ async def ism_status(integrator_id: str, runtime: RuntimeDep, who: Reader) -> di
     row = await runtime.projections.get("ism_status", integrator_id)
     if row is None:
         raise NotFound("no ISM table received for this integrator yet")
-    return dict(row)
+    status = dict(row)
+    if status.get("delivery"):
+        # The link's token id is half of a credential: it stays in the service (and the mailed link).
+        status["delivery"] = {k: v for k, v in status["delivery"].items() if k != "set_password_token_id"}
+    return status
 
 
 @router.get("/integrators/{integrator_id}/ism/configuration/versions")
@@ -196,6 +200,12 @@ async def set_password(body: SetPassword, runtime: RuntimeDep) -> dict[str, Any]
     token_id, row = await _account_of_link(runtime, body.token)
     delivery = row["delivery"]
     integrator_id = row["integrator_id"]
+    # The cheap refusals first: scrypt (~50 ms of CPU) is for a link that can still be used, or anyone
+    # replaying a used link would make the service hash for free. The domain checks again, in order.
+    if row["password_set"]:
+        raise OutOfOrder("this set-password link was already used", field="token")
+    if runtime.clock.now() >= datetime.fromisoformat(delivery["set_password_expires_at"]):
+        raise CommandRefused("this set-password link has expired", field="token")
     # scrypt is deliberately slow: off the event loop
     password_hash = await asyncio.to_thread(hash_password, body.password.get_secret_value())
     async with runtime.pool.acquire() as conn, conn.transaction():

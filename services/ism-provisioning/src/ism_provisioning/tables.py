@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from chassis.tables import sniff_delimiter
+from chassis.exports import csv_text
 from contracts.events.common import DossierItem, TableSnapshot
 from contracts.events.ism_provisioning import ISM_TABLE_COLUMNS
 from ism_provisioning.configuration import Configuration
@@ -117,12 +118,9 @@ def configuration_as_json(configuration: Configuration, **header: Any) -> str:
 def section_as_csv(configuration: Configuration, section: str) -> str:
     """One section as CSV with the same columns as the dossier table, so it can be sent back."""
     columns = ISM_TABLE_COLUMNS[SECTIONS[section].value]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in configuration_as_dict(configuration)[section]:
-        writer.writerow([_csv_cell(row[c]) for c in columns])
-    return buffer.getvalue()
+    rows = ([_csv_cell(row[c]) for c in columns] for row in configuration_as_dict(configuration)[section])
+    # The cells are the integrator's text: none may be read as a formula by a spreadsheet.
+    return csv_text(columns, rows, lineterminator="\n")
 
 
 def _csv_cell(value: Any) -> str:

@@ -8,8 +8,6 @@ Another integrator's data answers 404. The survey link's signed token is its own
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
@@ -22,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from uuid_utils import uuid7
 
 from chassis.auth import Principal, authorize_integrator, require
+from chassis.exports import csv_text
 from chassis.http import RuntimeDep, problem
 from chassis.links import verify_link_token
 from contracts.errors import CommandRefused, NotFound
@@ -261,11 +260,8 @@ async def approved_integrators_csv(runtime: RuntimeDep, who: Staff) -> Response:
                 contract,
             ]
         )
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["legal_name", "siret", "address", "approved_at", "with_maintenance_contract"])
-    writer.writerows(rows)
-    text = out.getvalue()
+    # Names typed by integrators: no cell may be read as a formula by the spreadsheet that opens it.
+    text = csv_text(["legal_name", "siret", "address", "approved_at", "with_maintenance_contract"], rows)
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
@@ -561,7 +557,12 @@ async def _on_ticket(runtime: Any, ticket_id: UUID, who: Principal, decide: Any)
 
 
 def _for(who: Principal, row: dict[str, Any]) -> dict[str, Any]:
-    """An integrator never sees internal notes (nor who wrote them)."""
+    """An integrator never sees internal notes (nor who wrote them). No one gets a survey's token
+    id: half of the link's credential, it stays in the service (and in the mailed link)."""
+    row = {
+        **row,
+        "surveys": [{k: v for k, v in s.items() if k != "token_id"} for s in row.get("surveys", [])],
+    }
     if who.role != "integrator":
         return row
     return {**row, "messages": [m for m in row["messages"] if not m["internal"]]}
