@@ -147,14 +147,49 @@ async def _dossier_page(
     )
 
 
+#: Onboarding names a table's blank template `<item>-template.<format>`; the configuration sheet and
+#: the image examples have their own names.
+TEMPLATE_NAME = re.compile(r"^(?P<item>[a-z_]+)-template\.(?P<format>xlsx|csv)$")
+ITEM_DOCUMENTS = {
+    "electrical_profile_sheet": ("configuration-sheet",),
+    "logo": ("logo-example",),
+    "footer_banner": ("banner-example",),
+    "arcep_declaration": ("arcep-form",),
+}
+
+
+def document_title(name: str, given: str) -> str:
+    """A document's title in the reader's language; the service's own for one we do not know."""
+    if match := TEMPLATE_NAME.match(name):
+        table = progress.item_label(match["item"])
+        return _("%(table)s — blank template (%(format)s)", table=table, format=match["format"].upper())
+    titles = {
+        "configuration-sheet": _(
+            "Postpaid configuration sheet of the electrical profile, to fill in column B"
+        ),
+        "arcep-form": _("ARCEP declaration: the form, where to file it, what to declare"),
+        "logo-example": _("Logo example: PNG, 95 × 95 px at 300 dpi"),
+        "banner-example": _("Invoice footer banner example: PNG, 760 × 95 px at 300 dpi"),
+        "cgv-example": _("Example general terms of sale (CGV), to adapt"),
+        "contract-template": _("Subscriber contract template, to adapt"),
+        "competitive-benchmark": _("Competitive benchmark: how to read and fill it"),
+    }
+    return titles.get(name, given)
+
+
 def _templates_by_item(resources: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Onboarding's downloadable templates for a table, by the item they are for (its `item`, when
-    the resource says it)."""
+    """The documents onboarding offers for each item: a table's templates, the blank configuration
+    sheet, the image examples, the ARCEP form (only those it lists)."""
     found: dict[str, list[dict[str, Any]]] = {}
     for resource in resources:
-        item = resource.get("item")
-        if item and RESOURCE_NAME.match(str(resource.get("name", ""))):
-            found.setdefault(str(item), []).append(resource)
+        name = str(resource.get("name", ""))
+        if not RESOURCE_NAME.match(name):
+            continue
+        if match := TEMPLATE_NAME.match(name):
+            found.setdefault(match["item"], []).append({"name": name, "label": match["format"].upper()})
+        for item, names in ITEM_DOCUMENTS.items():
+            if name in names:
+                found.setdefault(item, []).append({"name": name, "label": document_title(name, name)})
     return found
 
 
@@ -265,7 +300,11 @@ def _download(content: bytes, media_type: str | None, filename: str) -> Response
 @router.get("/documents")
 async def documents(request: Request, person: Integrator, backends: BackendsDep) -> Response:
     resources = await backends.get("onboarding", "/resources", person.caller)
-    listed = [r for r in resources if RESOURCE_NAME.match(str(r.get("name", "")))]
+    listed = [
+        {"name": r["name"], "title": document_title(r["name"], str(r.get("title") or r["name"]))}
+        for r in resources
+        if RESOURCE_NAME.match(str(r.get("name", "")))
+    ]
     return render(request, "portal/documents.html", resources=listed, progress=progress)
 
 
@@ -344,6 +383,18 @@ async def _sims_action(
         )
     anchor = "production" if form_name in ("order", "delivery") else "test-sims"
     return redirect(f"/portal/sims?done={done}#{anchor}")
+
+
+@router.get("/sims/{document}.xlsx")
+async def sims_document(document: str, person: Integrator, backends: BackendsDep) -> Response:
+    """The delivery note and the tariff grid sim-logistics makes once the SIMs are delivered."""
+    if document not in ("delivery-note", "tariff-grid"):
+        raise HTTPException(404, "no such document")
+    upstream = await backends.request(
+        "sim-logistics", "GET", f"/integrators/{person.integrator_id}/{document}.xlsx", person.caller
+    )
+    filename = _filename(upstream.headers, f"{document}.xlsx")
+    return _download(upstream.content, upstream.headers.get("content-type"), filename)
 
 
 @router.get("/sims/{action:path}")
