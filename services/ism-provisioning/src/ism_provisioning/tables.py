@@ -16,8 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from chassis.tables import sniff_delimiter
 from chassis.exports import csv_text
+from chassis.tables import sniff_delimiter
 from contracts.events.common import DossierItem, TableSnapshot
 from contracts.events.ism_provisioning import ISM_TABLE_COLUMNS
 from ism_provisioning.configuration import Configuration
