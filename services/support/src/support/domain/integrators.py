@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-from contracts.errors import NotFound
+from contracts.errors import NotFound, OutOfOrder
 from contracts.events import DomainEvent
 from contracts.events.common import Contact
 from contracts.events.onboarding import IntegratorContactsUpdated, IntegratorRegistered
@@ -52,6 +52,10 @@ def note_registration(
 ) -> list[DomainEvent]:
     if known is not None and source_event_id in known.noted_from:
         return []  # the same registration delivered again
+    if known is not None:
+        # Verify what is consumed: an integrator is registered once; a second registration
+        # contradicts what support knows and goes to the dead letters, visibly, for ops.
+        raise OutOfOrder("a second registration of an integrator already known", field="integrator_id")
     return [
         IntegratorNoted(
             legal_name=registered.legal_name,
