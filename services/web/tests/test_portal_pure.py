@@ -241,3 +241,41 @@ def test_a_refused_order_is_shown_beside_its_form(french: None) -> None:
     html = render("portal/sims.html", **(sims_context() | {"failed": "order", "refusal": refusal}))
     assert 'id="order-problems"' in html and 'aria-describedby="order-problems"' in html
     assert '<span lang="en">this is not the SIM artwork accepted in the onboarding dossier</span>' in html
+
+
+def dossier_context(**changes: Any) -> dict[str, Any]:
+    dossier = {item: {"status": "missing"} for item in progress.DOSSIER_ITEMS}
+    return {
+        "status": {"dossier": dossier, "configuration_sheet_sent": False},
+        "items": progress.DOSSIER_ITEMS,
+        "file_items": frozenset(progress.DOSSIER_ITEMS) - {"arcep_declaration", "invoice_sender_email"},
+        "table_items": frozenset(progress.ISM_TABLES),
+        "accept": {},
+        "templates": {},
+        "columns": {item: [] for item in progress.ISM_TABLES},
+        "ism_errors": {},
+        "failed": None,
+        "refusal": None,
+        "given": {},
+        **changes,
+    }
+
+
+def test_the_dossier_shows_each_item_state_the_vendors_reason_and_the_isms_problems(french: None) -> None:
+    context = dossier_context()
+    context["status"]["dossier"] |= {
+        "logo": {"status": "rejected", "reason": "le logo est flou", "file": {"filename": "logo.png"}},
+        "offers_table": {"status": "accepted", "rows": 3, "file": {"filename": "offres.csv"}},
+        "footer_banner": {"status": "accepted"},
+    }
+    problem = {"table": "offers_table", "row": 2, "column": "zones", "reason": "zone MAGHREB has no tariff"}
+    context["ism_errors"] = {"offers_table": reasons.lines({"errors": [problem]})}
+    html = render("portal/dossier.html", **context)
+    assert "Refusé par le fournisseur : le logo est flou" in html
+    assert "3 lignes" in html
+    assert 'id="offers_table-ism"' in html and "Ligne 2, colonne zones" in html
+    # An accepted table can be replaced (the ISM keeps versions); an accepted banner cannot.
+    assert 'action="/portal/dossier/offers_table"' in html
+    assert 'action="/portal/dossier/footer_banner"' not in html
+    # The configuration sheet comes from the vendor first: no form for it yet.
+    assert 'action="/portal/dossier/electrical_profile_sheet"' not in html

@@ -124,9 +124,16 @@ async def _dossier_page(
     refusal: dict[str, Any] | None = None,
     given: dict[str, str] | None = None,
 ) -> Response:
-    status, resources = await backends.gather(
-        _status(backends, person), backends.get("onboarding", "/resources", person.caller)
+    status, resources, ism = await backends.gather(
+        _status(backends, person),
+        backends.get("onboarding", "/resources", person.caller),
+        backends.get_or_none("ism-provisioning", f"/integrators/{person.integrator_id}/ism", person.caller),
     )
+    # What the ISM found wrong in the accepted tables (a table accepted alone can still clash with
+    # another, e.g. an offer priced in a zone the tariffs do not have): beside the table to fix.
+    ism_errors: dict[str, list[reasons.Line]] = {}
+    for error in (ism or {}).get("errors") or ():
+        ism_errors.setdefault(str(error.get("table")), []).extend(reasons.lines({"errors": [error]}))
     return render(
         request,
         "portal/dossier.html",
@@ -138,6 +145,7 @@ async def _dossier_page(
         accept=ACCEPT,
         templates=_templates_by_item(resources),
         columns={item: _columns(item) for item in TABLE_ITEMS},
+        ism_errors=ism_errors,
         failed=failed,
         refusal=refusal,
         given=given or {},
