@@ -342,6 +342,35 @@ async def test_table_templates_download_and_are_accepted_once_filled(service: An
         assert "`voice_minutes`" in described and "`minutes voix`" in described and "long form" in described
 
 
+async def test_tables_in_french_shapes_are_accepted_and_a_bad_one_lists_every_problem(service: Any) -> None:
+    async with service(onboarding_app, clock=ManualClock(START)) as svc:
+        integrator_id = await register(svc)
+        me = svc.auth("integrator", integrator_id)
+        base = f"/integrators/{integrator_id}/dossier"
+        # Tarifs internationaux, one row per destination × service, `;`, decimal commas, BOM, a comment
+        long_form = (
+            "Zone;Pays;Service;Unité;Prix (€);Commentaire\r\n"
+            "EU;Allemagne;Voix;minute;0,15 €;\r\nEU;Allemagne;SMS;sms;0,10;\r\nEU;Allemagne;Data;Mo;0,05;hors forfait\r\n"
+        ).encode("utf-8-sig")
+        accepted = await svc.http.post(
+            f"{base}/tariffs_international", files=upload("Tarifs internationaux.csv", long_form), headers=me
+        )
+        assert accepted.status_code == 201, accepted.text
+        assert (accepted.json()["rows"], accepted.json()["ignored_columns"]) == (1, ["Commentaire"])
+
+        bad = "Marque;Modèle;Couleur\r\nApple;iPhone 15;noir\r\nApple;iPhone 15;blanc\r\n".encode("cp1252")
+        refused = await svc.http.post(
+            f"{base}/terminals_table", files=upload("terminaux.csv", bad), headers=me
+        )
+        assert refused.status_code == 422, refused.text
+        problems = [(e["row"], e["column"], e.get("value")) for e in refused.json()["errors"]]
+        # The missing price, the unrecognised column it most likely is, and the duplicate row: all at once.
+        assert problems == [(1, "price_eur", None), (1, "Couleur", None), (3, "Modèle", "iPhone 15")]
+        assert "'Couleur'" in refused.json()["errors"][0]["reason"]  # the columns found...
+        assert "'prix'" in refused.json()["errors"][0]["reason"]  # ...and the names expected
+        assert refused.json()["detail"].startswith("terminals_table : colonne 'price_eur' absente")  # French
+
+
 # --- go-live through Kafka ---------------------------------------------------------------------------
 
 
@@ -537,6 +566,23 @@ async def test_the_integrators_board_pages_and_filters_on_what_waits_on_whom(ser
         # The logo accepted, nothing of that integrator waits on the vendor any more.
         assert (await svc.http.post(f"/integrators/{sent}/dossier/logo/acceptance", headers=ops)).is_success
         assert ids(await board(waiting_on="vendor")) == [fresh]
+
+        # A submitted table reads back as it was parsed, for the reviewer's page (not a download).
+        sent_table = await svc.http.post(
+            f"/integrators/{sent}/dossier/offers_table", files=upload("t.csv", csv(OFFERS, ";")), headers=me
+        )
+        assert sent_table.status_code == 201, sent_table.text
+        table = await svc.http.get(
+            f"/integrators/{sent}/dossier/offers_table/table", params={"limit": 1}, headers=ops
+        )
+        assert table.status_code == 200, table.text
+        assert table.json()["total_rows"] == len(OFFERS) - 1 and len(table.json()["rows"]) == 1
+        assert len(table.json()["columns"]) == len(table.json()["rows"][0])
+        none = await svc.http.get(f"/integrators/{sent}/dossier/terminals_table/table", headers=ops)
+        assert none.status_code == 404
+        other = svc.auth("integrator", fresh)
+        theirs = await svc.http.get(f"/integrators/{sent}/dossier/offers_table/table", headers=other)
+        assert theirs.status_code == 404
         assert (
             await svc.http.get("/integrators", params={"waiting_on": "nobody"}, headers=ops)
         ).status_code == 422

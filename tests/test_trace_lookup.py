@@ -24,6 +24,7 @@ async def test_a_response_names_its_trace_and_the_timeline_links_each_event_to_i
 
         events = (await svc.http.get("/ops/integrators/i-lookup/events", headers=svc.auth("ops"))).json()
         assert [e["trace_id"] for e in events] == [trace_id]
+        assert [e["by"] for e in events] == ["tracer"]  # who acted, from the event's sent_by
 
         svc.runtime.tracer_provider.force_flush()
         spans = read_spans(svc.runtime.settings.traces_dir)

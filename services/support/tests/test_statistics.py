@@ -99,3 +99,17 @@ def test_the_period_selects_tickets_by_opening() -> None:
     )
     assert figures["overall"]["tickets"] == 1
     assert list(figures["by_category"]) == ["question"]
+
+
+def test_counts_by_week_channel_and_technician_for_the_charts() -> None:
+    rows = [
+        {**ROWS[0], "channel": "phone", "technician": "tech-a"},
+        {**ROWS[1], "channel": "email", "technician": "tech-a"},
+        {**ROWS[2], "channel": "phone", "technician": None},
+    ]
+    figures = statistics(rows, is_holiday=no_holidays)
+    # Mon 2 and Fri 6 March are ISO week 10, Tue 10 March week 11 (Paris time).
+    assert {k: v["tickets"] for k, v in figures["by_week"].items()} == {"2026-W10": 2, "2026-W11": 1}
+    assert {k: v["tickets"] for k, v in figures["by_channel"].items()} == {"email": 1, "phone": 2}
+    assert {k: v["tickets"] for k, v in figures["by_technician"].items()} == {"": 1, "tech-a": 2}
+    assert figures["by_technician"]["tech-a"]["time_to_take"]["average_business_hours"] == 1.0

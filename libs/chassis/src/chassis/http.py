@@ -179,6 +179,15 @@ def trace_id_of(carrier: dict[str, str] | None) -> str | None:
     return parts[1]
 
 
+def actor_of(payload: dict[str, Any]) -> str | None:
+    """Who acted, as the event records it (`registered_by`, `shipped_by`, a message's `author`...);
+    None for what the platform did by itself (a reaction to another event, a deadline)."""
+    for key, value in payload.items():
+        if (key.endswith("_by") or key == "author") and isinstance(value, str) and value:
+            return value
+    return None
+
+
 def _parse_uuid(value: str | None) -> UUID | None:
     if not value:
         return None
@@ -353,6 +362,7 @@ def ops_router() -> APIRouter:
                 "correlation_id": str(r.envelope.correlation_id),
                 # The trace of the request (or consumed event) that appended it: a link to its trace.
                 "trace_id": trace_id_of(r.trace_context),
+                "by": actor_of(r.envelope.payload),
             }
             for r in recorded
         ]

@@ -14,7 +14,7 @@ from chassis.cli import service_cli
 from chassis.clock import Clock
 from chassis.runtime import ServiceRuntime
 from chassis.settings import ServiceSettings
-from support import api, reminders
+from support import api, queue, reminders
 from support.metrics import support_gauges
 from support.projections import PROJECTIONS
 from support.reactions import REACTIONS
@@ -37,7 +37,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRunt
         name="support",
         settings=settings,
         clock=clock,
-        routers=[api.router],
+        routers=[api.router, queue.router],
         projections=PROJECTIONS,
         reactions=REACTIONS,
         schedules=reminders.schedules(settings.tracker_reminder_check_seconds),

@@ -14,7 +14,7 @@ from datetime import datetime
 from statistics import fmean, median
 from typing import Any
 
-from support.business_time import IsHoliday, business_hours
+from support.business_time import PARIS, IsHoliday, business_hours
 
 Row = dict[str, Any]
 
@@ -84,4 +84,14 @@ def statistics(
         "by_status": _grouped(chosen, lambda r: r["status"], is_holiday),
         "by_category": _grouped(chosen, lambda r: r["category"] or "unqualified", is_holiday),
         "by_integrator": _grouped(chosen, lambda r: r["integrator_id"], is_holiday),
+        "by_week": _grouped(chosen, _week, is_holiday),
+        "by_channel": _grouped(chosen, lambda r: r.get("channel") or "", is_holiday),
+        # The technician who took it (last taken); "" for tickets nobody took yet.
+        "by_technician": _grouped(chosen, lambda r: r.get("technician") or "", is_holiday),
     }
+
+
+def _week(row: Row) -> str:
+    """The ISO week the ticket was opened in, in Paris (`2026-W10`): sorts in time order."""
+    year, week, _ = datetime.fromisoformat(row["opened_at"]).astimezone(PARIS).isocalendar()
+    return f"{year:04d}-W{week:02d}"
