@@ -195,6 +195,7 @@ async def submit_dossier_item(
     limit = runtime.settings.max_upload_bytes
     stored = None
     table = None
+    ignored: list[str] = []
     if file is not None:
         content = await _read_upload(file, limit)
         if content is None:
@@ -215,6 +216,7 @@ async def submit_dossier_item(
         # event without its file would be a lost file.
         stored = await asyncio.to_thread(store.put, content, filename, checked.media_type)
         table = checked.table
+        ignored = list(checked.ignored_columns)
     given = {
         "footer_text": footer_text,
         "sent_on": sent_on,
@@ -241,6 +243,8 @@ async def submit_dossier_item(
             "events": _types(recorded),
             "file": stored.model_dump(mode="json") if stored else None,
             "rows": len(table.rows) if table else None,
+            # A table's columns read past (comments, columns not part of it): said, not silently lost.
+            "ignored_columns": ignored,
         },
         status_code=201,
     )
@@ -371,26 +375,6 @@ async def list_integrators(
             }
         )
     return listed
-
-
-@router.get("/integrators/{integrator_id}/dossier/{item}/table")
-async def dossier_table(
-    integrator_id: str,
-    item: DossierItem,
-    runtime: RuntimeDep,
-    who: OpsOrIntegrator,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-) -> dict[str, Any]:
-    """The table last submitted for this item as it was read (columns, first `limit` rows): what
-    ops review before accepting it, shown as a table rather than downloaded."""
-    authorize_integrator(who, integrator_id)
-    state = await _state(runtime, integrator_id)
-    if not state.registered:
-        raise NotFound("no such integrator")
-    table = state.item(item).table
-    if table is None:
-        raise NotFound(f"no table submitted for {item.value}", field="item")
-    return {"columns": table.columns, "rows": table.rows[:limit], "total_rows": len(table.rows)}
 
 
 # --- vendor resources -------------------------------------------------------------------------------------
