@@ -566,6 +566,23 @@ async def test_the_integrators_board_pages_and_filters_on_what_waits_on_whom(ser
         # The logo accepted, nothing of that integrator waits on the vendor any more.
         assert (await svc.http.post(f"/integrators/{sent}/dossier/logo/acceptance", headers=ops)).is_success
         assert ids(await board(waiting_on="vendor")) == [fresh]
+
+        # A submitted table reads back as it was parsed, for the reviewer's page (not a download).
+        sent_table = await svc.http.post(
+            f"/integrators/{sent}/dossier/offers_table", files=upload("t.csv", csv(OFFERS, ";")), headers=me
+        )
+        assert sent_table.status_code == 201, sent_table.text
+        table = await svc.http.get(
+            f"/integrators/{sent}/dossier/offers_table/table", params={"limit": 1}, headers=ops
+        )
+        assert table.status_code == 200, table.text
+        assert table.json()["total_rows"] == len(OFFERS) - 1 and len(table.json()["rows"]) == 1
+        assert len(table.json()["columns"]) == len(table.json()["rows"][0])
+        none = await svc.http.get(f"/integrators/{sent}/dossier/terminals_table/table", headers=ops)
+        assert none.status_code == 404
+        other = svc.auth("integrator", fresh)
+        theirs = await svc.http.get(f"/integrators/{sent}/dossier/offers_table/table", headers=other)
+        assert theirs.status_code == 404
         assert (
             await svc.http.get("/integrators", params={"waiting_on": "nobody"}, headers=ops)
         ).status_code == 422

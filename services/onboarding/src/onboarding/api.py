@@ -377,6 +377,26 @@ async def list_integrators(
     return listed
 
 
+@router.get("/integrators/{integrator_id}/dossier/{item}/table")
+async def dossier_table(
+    integrator_id: str,
+    item: DossierItem,
+    runtime: RuntimeDep,
+    who: OpsOrIntegrator,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> dict[str, Any]:
+    """The table last submitted for this item as it was read (columns, first `limit` rows): what
+    ops review before accepting it, shown as a table rather than downloaded."""
+    authorize_integrator(who, integrator_id)
+    state = await _state(runtime, integrator_id)
+    if not state.registered:
+        raise NotFound("no such integrator")
+    table = state.item(item).table
+    if table is None:
+        raise NotFound(f"no table submitted for {item.value}", field="item")
+    return {"columns": table.columns, "rows": table.rows[:limit], "total_rows": len(table.rows)}
+
+
 # --- vendor resources -------------------------------------------------------------------------------------
 
 #: Documents the vendor gives integrators (seed 000 "Dossier Marketing" and "Dossier Benchmark").
