@@ -20,7 +20,9 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from chassis.business_hours import french_holidays
 from chassis.files import content_disposition
-from web import progress, reasons, slots
+from contracts.events.common import DossierItem
+from contracts.tables import TABLE_SCHEMAS
+from web import i18n, progress, reasons, slots
 from web.backends import Backends, Refused
 from web.i18n import _
 from web.pages.common import BackendsDep, CsrfChecked, Integrator, Person, redirect, render, runtime_of
@@ -203,16 +205,9 @@ def _templates_by_item(resources: list[dict[str, Any]]) -> dict[str, list[dict[s
 
 def _columns(item: str) -> list[dict[str, Any]]:
     """The columns a table takes (the published schema both onboarding and the ISM read)."""
-    try:
-        from contracts.events.common import DossierItem
-        from contracts.tables import TABLE_SCHEMAS
-    except ImportError:  # an older contracts package: the page still works, without the column list
-        return []
     schema = TABLE_SCHEMAS.get(DossierItem(item))
     if schema is None:
         return []
-    from web import i18n
-
     french = i18n.current_locale.get() == "fr"
     return [
         {
