@@ -2,22 +2,25 @@
 
 For each overlay (dev, prod), rendered by `kubectl kustomize`:
 - the core kinds pass `kubernetes-validate --strict` (schemas shipped in the PyPI package);
-- the custom resources (Strimzi, CloudNativePG) match the CRD schemas kept in deploy/k8s/crd-schemas,
-  strictly: an unknown field fails, as the API server's strict field validation would;
+- the custom resources (Strimzi, CloudNativePG, Prometheus Operator) match the CRD schemas kept in
+  deploy/k8s/crd-schemas, strictly: an unknown field fails, as the API server's strict field validation would;
 - every workload has probes, resources, a restricted security context; no Secret is inlined;
 - every env var a service gets is a setting its `Settings` class reads (with a value it accepts), and
   every setting it needs is set;
+- every service is scraped by a ServiceMonitor, the alert rules are a PrometheusRule, the Grafana
+  dashboards are ConfigMaps the sidecar loads;
 - the topics are those of `contracts.topics`, their replication fits the brokers, the autoscalers stay
   within the partitions, each service has its own database and role, the connections fit PostgreSQL.
 
 tests/fixtures/k8s/broken is the dev overlay with deliberate mistakes (a misspelt field, a missing
-probe, a misspelt CRD field, an unknown env var, an inlined secret): the same checks must catch each.
+probe, a misspelt CRD field, an unknown env var, an inlined secret, a ServiceMonitor on no port): the same checks must catch each.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import json
 import shutil
 import subprocess
 import sys
@@ -111,7 +114,7 @@ def where(doc: dict[str, Any]) -> str:
 
 def is_custom(doc: dict[str, Any]) -> bool:
     group = str(doc["apiVersion"]).split("/")[0]
-    return group.endswith((".strimzi.io", ".cnpg.io"))
+    return group.endswith((".strimzi.io", ".cnpg.io", ".coreos.com"))
 
 
 # --- core kinds: kubernetes-validate -------------------------------------------------------------------
@@ -501,6 +504,61 @@ def connection_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
     return []
 
 
+# --- monitoring: ServiceMonitors, the PrometheusRule, the Grafana dashboards ---------------------------
+
+
+def monitoring_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
+    """Every service's Service is scraped by a ServiceMonitor on one of its ports; the alert rules are
+    there; each dashboard is a ConfigMap the Grafana sidecar loads, holding a dashboard's JSON."""
+    problems = []
+    monitors = of_kind(docs, "ServiceMonitor")
+    for service in [*SERVICES, "web"]:
+        svc = named(docs, "Service", service)
+        scraping = [
+            m
+            for m in monitors
+            if svc is not None
+            and m["spec"]["selector"].get("matchLabels", {}).items()
+            <= svc["metadata"].get("labels", {}).items()
+        ]
+        if svc is None:
+            if service != "web":  # the web front's manifests may come later: its ServiceMonitor waits
+                problems.append(f"{service}: no Service to scrape")
+            if not any(m["metadata"]["name"] == service for m in monitors):
+                problems.append(f"{service}: no ServiceMonitor")
+            continue
+        if not scraping:
+            problems.append(f"{service}: no ServiceMonitor selects Service/{service}")
+        ports = {p.get("name") for p in svc["spec"]["ports"]}
+        for monitor in scraping:
+            for endpoint in monitor["spec"].get("endpoints", []):
+                if endpoint.get("port") not in ports or endpoint.get("path", "/metrics") != "/metrics":
+                    problems.append(
+                        f"{where(monitor)}: scrapes {endpoint}, not /metrics on a port of {service}"
+                    )
+    if [r["metadata"]["name"] for r in of_kind(docs, "PrometheusRule")] != ["integrator-platform"]:
+        problems.append("no PrometheusRule integrator-platform")
+    boards = [
+        c for c in of_kind(docs, "ConfigMap") if c["metadata"].get("labels", {}).get("grafana_dashboard")
+    ]
+    if len(boards) != 3:
+        problems.append(
+            f"{len(boards)} dashboard ConfigMaps, want 3 (health, onboarding funnel, support desk)"
+        )
+    for board in boards:
+        if board["metadata"]["labels"]["grafana_dashboard"] != "1":
+            problems.append(f'{where(board)}: grafana_dashboard is not "1"')
+        for key, text in board.get("data", {}).items():
+            try:
+                dashboard = json.loads(text)
+            except ValueError as e:
+                problems.append(f"{where(board)}: {key} is not JSON: {e}")
+                continue
+            if not (dashboard.get("uid") and dashboard.get("title") and dashboard.get("panels")):
+                problems.append(f"{where(board)}: {key} has no uid, title or panels")
+    return problems
+
+
 # --- the tests -----------------------------------------------------------------------------------------
 
 
@@ -509,6 +567,7 @@ def test_overlay_renders(name: str) -> None:
     kinds = {d["kind"] for d in overlay(name)}
     expected = {"Namespace", "Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "Kafka"}
     expected |= {"KafkaNodePool", "KafkaTopic", "Cluster", "Database", "PersistentVolumeClaim"}
+    expected |= {"ServiceMonitor", "PrometheusRule"}
     assert expected <= kinds
     namespaces = {d["metadata"].get("namespace") for d in overlay(name) if d["kind"] != "Namespace"}
     assert namespaces == {of_kind(overlay(name), "Namespace")[0]["metadata"]["name"]}
@@ -590,6 +649,11 @@ def test_each_service_has_its_own_database_and_role(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", OVERLAYS)
+def test_every_service_is_scraped_alerted_on_and_has_dashboards(name: str) -> None:
+    assert monitoring_problems(overlay(name)) == []
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
 def test_connections_at_full_scale_fit_postgresql(name: str) -> None:
     assert connection_problems(overlay(name)) == []
 
@@ -611,6 +675,9 @@ def test_a_broken_overlay_is_caught() -> None:
     assert caught(workloads, "Deployment/support", "no livenessProbe"), workloads
     # A misspelt field of a custom resource: the CRD schema rejects it.
     assert caught(crs, "KafkaTopic/support-events-v1", "'replica' was unexpected"), crs
+    assert caught(crs, "ServiceMonitor/notifier", "'endpoint' was unexpected"), crs
+    # A ServiceMonitor scraping a port the Service does not have.
+    assert caught(monitoring_problems(docs), "ServiceMonitor/support", "not /metrics on a port"), crs
     # An env var the service does not read (a typo of KAFKA_BOOTSTRAP_SERVERS) and a secret inlined.
     assert caught(env, "KAFKA_BOOTSTRAP_SERVER is not a setting"), env
     assert caught(secrets, "Deployment/onboarding", "AUTH_SECRET inlined"), secrets

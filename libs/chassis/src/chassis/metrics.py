@@ -23,6 +23,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.events import REGISTRY
+
 if TYPE_CHECKING:
     from chassis.runtime import ServiceRuntime
 
@@ -69,6 +71,11 @@ class ServiceMetrics:
             ["event_type"],
             registry=self.registry,
         )
+        # Every event type the service produces, at 0 from the start: the first of a kind is a rise
+        # `increase()` sees, and a dashboard's per-type panel has its series before any happens.
+        for event_type, model in REGISTRY.all().items():
+            if model.producer == service:
+                self.appended.labels(event_type)
         self.consumed = Counter(
             "platform_consumer_messages_total",
             "Messages a consumer went through, by topic and outcome "
