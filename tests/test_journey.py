@@ -33,6 +33,7 @@ from tests.support.waiting import eventually
 
 CONTACT = "jeanne@telecom-exemple.fr"  # the integrator's contact (platform_cli.samples.registration)
 REQUESTER = "luc.bernard@telecom-exemple.fr"  # who asked the ticket
+OPS = "ops@integrator-platform.example"  # the vendor's ops mailbox (notifier setting OPS_EMAIL)
 
 #: Every email the journey must produce, each exactly once: (event, template, recipient). Read off
 #: services/notifier's mapping (checked against it below): contacts hear of each onboarding step,
@@ -55,6 +56,16 @@ EXPECTED_EMAILS = Counter(
         ("TicketTaken", "ticket_taken", REQUESTER): 1,
         ("TicketResolved", "ticket_resolved", REQUESTER): 1,
         ("TicketClosed", "ticket_closed", REQUESTER): 1,
+        # Ops hear of what they must act on; the integrator of each outcome (issue 15).
+        ("DossierItemSubmitted", "dossier_item_submitted_ops", OPS): 10,
+        ("DossierItemAccepted", "dossier_item_accepted", CONTACT): 10,
+        ("ValidationCallBooked", "validation_call_booked_ops", OPS): 1,
+        ("ProductionOrdered", "production_ordered_ops", OPS): 1,
+        ("ProductionStarted", "production_started", CONTACT): 1,
+        ("IntegratorApproved", "approval_granted", CONTACT): 1,
+        ("TicketOpened", "ticket_opened_ops", OPS): 1,
+        ("TicketMessagePosted", "technician_reply", REQUESTER): 1,
+        ("TicketMessagePosted", "ticket_message_ops", OPS): 1,
     }
 )
 
@@ -149,10 +160,14 @@ async def test_one_integrator_goes_live_and_one_ticket_is_rated_traced_and_maile
             ]
             assert relay, tree
             assert f"{relay[0].name}" in tree  # `platform trace` shows it under the append
-            [sent] = [s for s in trace if s.name == "send email"]
-            assert sent.attributes["email.template"] == "production_ordered", tree
-            assert sent.attributes["event.type"] == "ProductionOrdered"
-            assert sent.attributes["integrator.id"] == report.integrator_id
+            # The order's two emails (the integrator's acknowledgement, ops' notice), each in the trace.
+            sent = sorted(
+                (s for s in trace if s.name == "send email"), key=lambda s: s.attributes["email.template"]
+            )
+            templates = [s.attributes["email.template"] for s in sent]
+            assert templates == ["production_ordered", "production_ordered_ops"], tree
+            assert {s.attributes["event.type"] for s in sent} == {"ProductionOrdered"}
+            assert {s.attributes["integrator.id"] for s in sent} == {report.integrator_id}
             consumed = next(
                 s for s in trace if s.name == "consume ProductionOrdered" and s.service == "onboarding"
             )
