@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from chassis.consumer import Reaction
+from chassis.handled import names_of
 from contracts import topics
 from contracts.envelope import Envelope
 from contracts.events import REGISTRY, DomainEvent
@@ -92,7 +93,7 @@ def document(service: str, reactions: Sequence[Reaction], *, description: str = 
         "messages": [{"$ref": f"#/channels/{key}/messages/{m.event_type}"} for m in published],
     }
     for reaction in reactions:
-        handled = [REGISTRY.model(t) for t in sorted(reaction.handles) if REGISTRY.knows(t)]
+        handled = [REGISTRY.model(t) for t in names_of(reaction.handles)]
         for topic in reaction.topics:
             on_topic = [m for m in handled if topic_of(m) == topic]
             key = channel(topic, on_topic, f"Events of the {_producer_of(topic)} service.")

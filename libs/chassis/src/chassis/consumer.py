@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from chassis import context, kafka
 from chassis.db import Conn
 from chassis.eventstore import Recorded
+from chassis.handled import Handles, event_types
 from chassis.relay import BATCH as RELAY_BATCH
 from chassis.telemetry import context_from_kafka_headers, span_attributes
 from contracts import topics
@@ -124,8 +125,18 @@ Handler = Callable[[ReactionContext, Recorded], Awaitable[None]]
 class Reaction:
     name: str
     topics: list[str]
-    handles: set[str] | frozenset[str]
+    #: Event classes; kept as their type names, each checked against the registry (chassis.handled).
+    handles: Handles
     handler: Handler
+
+    def __post_init__(self) -> None:
+        owner = f"reaction {self.name!r}"
+        names = event_types(self.handles, owner=owner)
+        object.__setattr__(self, "handles", names)
+        # An event from a topic the reaction does not read would never reach it.
+        unread = sorted(t for t in names if topics.BY_SERVICE[REGISTRY.model(t).producer] not in self.topics)
+        if unread:
+            raise ValueError(f"{owner} handles {unread} but does not read their topics")
 
 
 def decode(message: ConsumerRecord[bytes, bytes]) -> Recorded:

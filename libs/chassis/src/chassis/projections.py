@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from chassis.db import Conn
 from chassis.eventstore import Recorded, record_from_row
+from chassis.handled import Handles, event_types, names_of
 from contracts.envelope import Envelope
 from contracts.events import DomainEvent
 
@@ -34,7 +35,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,50}$")
 @dataclass(frozen=True)
 class Projection:
     name: str
-    handles: frozenset[str] | set[str]
+    #: Event classes; kept as their type names, each checked against the registry (chassis.handled).
+    handles: Handles
     key: KeyFn
     apply: ApplyFn
     #: SQL expressions to index, e.g. "((data->>'step'))".
@@ -43,6 +45,7 @@ class Projection:
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"projection name {self.name!r} must be a lowercase SQL identifier")
+        object.__setattr__(self, "handles", event_types(self.handles, owner=f"projection {self.name!r}"))
 
     def keys_for(self, envelope: Envelope, event: DomainEvent) -> list[str]:
         if envelope.event_type not in self.handles:
@@ -166,7 +169,7 @@ class Projections:
             # Live appends update the projection under a row lock; this lock makes them wait.
             await conn.execute(f"LOCK TABLE {name} IN EXCLUSIVE MODE")
             total = await conn.fetchval(
-                "SELECT count(*) FROM events WHERE event_type = any($1::text[])", sorted(p.handles)
+                "SELECT count(*) FROM events WHERE event_type = any($1::text[])", names_of(p.handles)
             )
             bar = tqdm(total=total, desc=f"rebuild {name}", unit="ev", disable=not progress, mininterval=0.5)
             seen = 0
@@ -177,7 +180,7 @@ class Projections:
                     "integrator_id, occurred_at, correlation_id, causation_id, payload, trace_context "
                     "FROM events WHERE position > $1 AND event_type = any($2::text[]) ORDER BY position LIMIT $3",
                     last,
-                    sorted(p.handles),
+                    names_of(p.handles),
                     batch,
                 )
                 if not chunk:

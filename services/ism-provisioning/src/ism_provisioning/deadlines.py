@@ -16,7 +16,7 @@ from chassis.projections import Projection
 from chassis.runtime import Schedule, ServiceRuntime
 from contracts.envelope import Envelope
 from contracts.events import DomainEvent
-from contracts.events.ism_provisioning import SimsDeliveryNoted
+from contracts.events.ism_provisioning import ISMDelivered, IsmDeliveryWentOverdue, SimsDeliveryNoted
 from ism_provisioning import domain
 
 log = structlog.get_logger()
@@ -39,7 +39,7 @@ def apply_deadline(row: Row | None, envelope: Envelope, event: DomainEvent) -> R
 
 ism_deadlines = Projection(
     name="ism_deadlines",
-    handles={"SimsDeliveryNoted", "ISMDelivered", "IsmDeliveryWentOverdue"},
+    handles={SimsDeliveryNoted, ISMDelivered, IsmDeliveryWentOverdue},
     key=lambda env, ev: env.integrator_id,
     apply=apply_deadline,
     indexes=["((data->>'sims_delivered_at'))"],

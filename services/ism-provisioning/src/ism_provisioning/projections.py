@@ -116,13 +116,13 @@ def version_key(integrator_id: str, version: int) -> str:
 status = Projection(
     name="ism_status",
     handles={
-        "IsmTableReceived",
-        "IsmConfigurationRejected",
-        "IsmConfigured",
-        "SimsDeliveryNoted",
-        "LogoAcceptanceNoted",
-        "ISMDelivered",
-        "IsmPasswordSet",
+        IsmTableReceived,
+        IsmConfigurationRejected,
+        IsmConfigured,
+        SimsDeliveryNoted,
+        LogoAcceptanceNoted,
+        ISMDelivered,
+        IsmPasswordSet,
     },
     key=lambda env, ev: env.integrator_id,
     apply=apply_status,
@@ -131,7 +131,7 @@ status = Projection(
 
 configuration_versions = Projection(
     name="ism_configuration_versions",
-    handles={"IsmConfigured"},
+    handles={IsmConfigured},
     key=lambda env, ev: (
         version_key(env.integrator_id, ev.configuration_version) if isinstance(ev, IsmConfigured) else None
     ),

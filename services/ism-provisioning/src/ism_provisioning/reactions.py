@@ -73,7 +73,7 @@ async def learn_from_upstream(ctx: ReactionContext, rec: Recorded) -> None:
 upstream = Reaction(
     name="upstream",
     topics=[topics.ONBOARDING, topics.SIM_LOGISTICS],
-    handles={"DossierItemAccepted", "SimsDelivered"},
+    handles={DossierItemAccepted, SimsDelivered},
     handler=learn_from_upstream,
 )
 

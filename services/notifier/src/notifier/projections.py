@@ -62,7 +62,7 @@ def _email_key(env: Envelope, event: DomainEvent) -> str | None:
 
 emails = Projection(
     name="notifier_emails",
-    handles={"EmailIntended", "EmailSent", "EmailAttemptFailed", "EmailFailed", "EmailResendRequested"},
+    handles={EmailIntended, EmailSent, EmailAttemptFailed, EmailFailed, EmailResendRequested},
     key=_email_key,
     apply=apply_email,
     indexes=["((data->>'status'))", "((data->>'source_event_id'))"],
@@ -82,7 +82,7 @@ def apply_contacts(row: Row | None, env: Envelope, event: DomainEvent) -> Row | 
 
 contacts = Projection(
     name="notifier_contacts",
-    handles={"IntegratorContactsNoted"},
+    handles={IntegratorContactsNoted},
     key=lambda env, ev: env.integrator_id,
     apply=apply_contacts,
 )

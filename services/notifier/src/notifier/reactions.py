@@ -112,7 +112,7 @@ async def _intend(
 emails_to_send = Reaction(
     name="emails",
     topics=[topics.ONBOARDING, topics.SIM_LOGISTICS, topics.ISM_PROVISIONING, topics.SUPPORT, topics.WEB],
-    handles=set(HANDLED) | {"IntegratorContactsUpdated"},
+    handles={*HANDLED, IntegratorContactsUpdated},
     handler=on_event,
 )
 

@@ -65,12 +65,12 @@ def apply_deadline(row: Row | None, envelope: Envelope, event: DomainEvent) -> R
 dossier_deadlines = Projection(
     name="onboarding_dossier_deadlines",
     handles={
-        "IntegratorRegistered",
-        "DossierItemSubmitted",
-        "DossierItemAccepted",
-        "DossierItemRejected",
-        "DossierWentOverdue",
-        "IntegratorWentLive",
+        IntegratorRegistered,
+        DossierItemSubmitted,
+        DossierItemAccepted,
+        DossierItemRejected,
+        DossierWentOverdue,
+        IntegratorWentLive,
     },
     key=lambda env, ev: env.integrator_id,
     apply=apply_deadline,

@@ -34,16 +34,16 @@ from onboarding import domain, pending
 Row = dict[str, Any]
 
 STATUS_EVENTS = {
-    "IntegratorRegistered",
-    "ConfigurationSheetSent",
-    "DossierItemSubmitted",
-    "DossierItemAccepted",
-    "DossierItemRejected",
-    "ProfileReceived",
-    "ElectricalProfileCreated",
-    "OnboardingMilestoneNoted",
-    "OnboardingStepWentOverdue",
-    "IntegratorWentLive",
+    IntegratorRegistered,
+    ConfigurationSheetSent,
+    DossierItemSubmitted,
+    DossierItemAccepted,
+    DossierItemRejected,
+    ProfileReceived,
+    ElectricalProfileCreated,
+    OnboardingMilestoneNoted,
+    OnboardingStepWentOverdue,
+    IntegratorWentLive,
 }
 
 
@@ -161,7 +161,7 @@ status = Projection(
 
 sirets = Projection(
     name="integrator_sirets",
-    handles={"IntegratorRegistered"},
+    handles={IntegratorRegistered},
     key=lambda env, ev: ev.siret if isinstance(ev, IntegratorRegistered) else None,
     apply=apply_siret,
 )

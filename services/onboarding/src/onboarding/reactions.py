@@ -10,16 +10,24 @@ from __future__ import annotations
 from chassis.eventstore import Recorded
 from chassis.runtime import Reaction, ReactionContext
 from contracts import topics
-from contracts.events.sim_logistics import ProductionOrdered, StepWentOverdue, TestSimsStepOpened
+from contracts.events import DomainEvent
+from contracts.events.ism_provisioning import ISMDelivered
+from contracts.events.sim_logistics import (
+    ProductionOrdered,
+    SimsDelivered,
+    SimsValidated,
+    StepWentOverdue,
+    TestSimsStepOpened,
+)
 from onboarding import domain
 from onboarding.domain import Milestone
 
-MILESTONE_OF = {
-    "TestSimsStepOpened": Milestone.TEST_SIMS_STEP_OPENED,
-    "SimsValidated": Milestone.SIMS_VALIDATED,
-    "ProductionOrdered": Milestone.PRODUCTION_ORDERED,
-    "SimsDelivered": Milestone.SIMS_DELIVERED,
-    "ISMDelivered": Milestone.ISM_DELIVERED,
+MILESTONE_OF: dict[type[DomainEvent], Milestone] = {
+    TestSimsStepOpened: Milestone.TEST_SIMS_STEP_OPENED,
+    SimsValidated: Milestone.SIMS_VALIDATED,
+    ProductionOrdered: Milestone.PRODUCTION_ORDERED,
+    SimsDelivered: Milestone.SIMS_DELIVERED,
+    ISMDelivered: Milestone.ISM_DELIVERED,
 }
 
 
@@ -41,7 +49,7 @@ async def note_upstream_fact(ctx: ReactionContext, rec: Recorded) -> None:
             ),
         )
         return
-    milestone = MILESTONE_OF[rec.envelope.event_type]
+    milestone = MILESTONE_OF[type(event)]
     due_at = event.due_at if isinstance(event, TestSimsStepOpened | ProductionOrdered) else None
     await ctx.execute(
         stream_id=domain.stream_id(integrator_id),
@@ -57,7 +65,7 @@ async def note_upstream_fact(ctx: ReactionContext, rec: Recorded) -> None:
 upstream = Reaction(
     name="milestones",
     topics=[topics.SIM_LOGISTICS, topics.ISM_PROVISIONING],
-    handles={*MILESTONE_OF, "StepWentOverdue"},
+    handles={*MILESTONE_OF, StepWentOverdue},
     handler=note_upstream_fact,
 )
 

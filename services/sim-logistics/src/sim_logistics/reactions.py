@@ -63,7 +63,7 @@ async def learn_from_onboarding(ctx: ReactionContext, rec: Recorded) -> None:
 onboarding_facts = Reaction(
     name="onboarding-facts",
     topics=[topics.ONBOARDING],
-    handles={"ElectricalProfileCreated", "DossierItemAccepted"},
+    handles={ElectricalProfileCreated, DossierItemAccepted},
     handler=learn_from_onboarding,
 )
 

@@ -51,28 +51,28 @@ from support.domain.tickets import Status
 Row = dict[str, Any]
 
 TICKET_EVENTS = {
-    "TicketOpened",
-    "TicketQualified",
-    "TicketTaken",
-    "TicketMessagePosted",
-    "TrackerDeclarationMade",
-    "TicketStillWaitingOnTracker",
-    "TrackerDeclarationSettled",
-    "TicketResolved",
-    "TicketClosed",
-    "TicketReopened",
-    "SatisfactionRated",
+    TicketOpened,
+    TicketQualified,
+    TicketTaken,
+    TicketMessagePosted,
+    TrackerDeclarationMade,
+    TicketStillWaitingOnTracker,
+    TrackerDeclarationSettled,
+    TicketResolved,
+    TicketClosed,
+    TicketReopened,
+    SatisfactionRated,
 }
 APPROVAL_EVENTS = {
-    "EmployeeDeclared",
-    "TrainingRecorded",
-    "CharterSigned",
-    "IntegratorApproved",
-    "IntegratorApprovalRevoked",
-    "MaintenanceContractRecorded",
-    "IntegratorWarnedOfWithdrawal",
-    "IntegratorApprovalSuspended",
-    "IntegratorNoted",
+    EmployeeDeclared,
+    TrainingRecorded,
+    CharterSigned,
+    IntegratorApproved,
+    IntegratorApprovalRevoked,
+    MaintenanceContractRecorded,
+    IntegratorWarnedOfWithdrawal,
+    IntegratorApprovalSuspended,
+    IntegratorNoted,
 }
 
 
@@ -328,7 +328,7 @@ ticket_files = Projection(
 )
 surveys = Projection(
     name="support_surveys",
-    handles={"TicketClosed", "SatisfactionRated"},
+    handles={TicketClosed, SatisfactionRated},
     key=_survey_key,
     apply=apply_survey,
 )
@@ -341,19 +341,19 @@ approvals = Projection(
 )
 integrator_directory = Projection(
     name="support_integrators",
-    handles={"IntegratorNoted"},
+    handles={IntegratorNoted},
     key=lambda env, ev: env.integrator_id,
     apply=apply_integrator,
 )
 release_catalogue = Projection(
     name="support_releases",
-    handles={"ReleasePublished", "ReleaseWithdrawn"},
+    handles={ReleasePublished, ReleaseWithdrawn},
     key=lambda env, ev: VENDOR_WIDE,
     apply=apply_release,
 )
 installation_reports = Projection(
     name="support_installations",
-    handles={"InstallationReported"},
+    handles={InstallationReported},
     key=lambda env, ev: str(ev.report_id) if isinstance(ev, InstallationReported) else None,
     apply=apply_installation,
 )

@@ -29,7 +29,7 @@ async def learn_integrator(ctx: ReactionContext, rec: Recorded) -> None:
 onboarding_facts = Reaction(
     name="integrators",
     topics=[topics.ONBOARDING],
-    handles={"IntegratorRegistered", "IntegratorContactsUpdated"},
+    handles={IntegratorRegistered, IntegratorContactsUpdated},
     handler=learn_integrator,
 )
 

@@ -22,14 +22,11 @@ from contracts.events.web import (
 Row = dict[str, Any]
 
 USER_EVENTS = {
-    cls.event_type
-    for cls in (
-        PortalUserInvited,
-        PortalPasswordSet,
-        PasswordResetRequested,
-        PortalAccountLocked,
-        PortalLocaleChanged,
-    )
+    PortalUserInvited,
+    PortalPasswordSet,
+    PasswordResetRequested,
+    PortalAccountLocked,
+    PortalLocaleChanged,
 }
 
 

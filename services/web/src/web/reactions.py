@@ -22,7 +22,7 @@ REACTIONS = [
     Reaction(
         name="portal-invitations",
         topics=[topics.ONBOARDING],
-        handles={IntegratorRegistered.event_type},
+        handles={IntegratorRegistered},
         handler=invite_the_contacts,
     )
 ]

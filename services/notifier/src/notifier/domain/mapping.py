@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from contracts.events import DomainEvent, ism_provisioning, onboarding, sim_logistics, support, web
+
 
 class Audience(StrEnum):
     #: Every contact of the integrator (from IntegratorRegistered), each in their own email.
@@ -50,62 +52,69 @@ class EmailRule:
 
 C, R, OPS, PERSON = Audience.CONTACTS, Audience.REQUESTER, Audience.OPS, Audience.PERSON
 
-MAPPING: dict[str, tuple[EmailRule, ...]] = {
+#: Declared by event class: a misspelt event is a NameError when the notifier is imported.
+EMAILS_OF: dict[type[DomainEvent], tuple[EmailRule, ...]] = {
     # onboarding (seed 000)
-    "IntegratorRegistered": (EmailRule("welcome", C),),
+    onboarding.IntegratorRegistered: (EmailRule("welcome", C),),
     # ops review what the integrator sends; the integrator hears the outcome either way
-    "DossierItemSubmitted": (EmailRule("dossier_item_submitted_ops", OPS),),
-    "DossierItemAccepted": (EmailRule("dossier_item_accepted", C),),
-    "DossierItemRejected": (EmailRule("dossier_item_rejected", C),),
-    "DossierWentOverdue": (EmailRule("dossier_overdue", C), EmailRule("dossier_overdue_ops", OPS)),
-    "ConfigurationSheetSent": (EmailRule("configuration_sheet_sent", C),),
-    "ProfileReceived": (EmailRule("profile_received", C),),
-    "ElectricalProfileCreated": (EmailRule("electrical_profile_created", C),),
-    "IntegratorWentLive": (EmailRule("integrator_live", C),),
+    onboarding.DossierItemSubmitted: (EmailRule("dossier_item_submitted_ops", OPS),),
+    onboarding.DossierItemAccepted: (EmailRule("dossier_item_accepted", C),),
+    onboarding.DossierItemRejected: (EmailRule("dossier_item_rejected", C),),
+    onboarding.DossierWentOverdue: (EmailRule("dossier_overdue", C), EmailRule("dossier_overdue_ops", OPS)),
+    onboarding.ConfigurationSheetSent: (EmailRule("configuration_sheet_sent", C),),
+    onboarding.ProfileReceived: (EmailRule("profile_received", C),),
+    onboarding.ElectricalProfileCreated: (EmailRule("electrical_profile_created", C),),
+    onboarding.IntegratorWentLive: (EmailRule("integrator_live", C),),
     # sim-logistics
-    "TestSimsShipped": (EmailRule("test_sims_shipped", C),),
+    sim_logistics.TestSimsShipped: (EmailRule("test_sims_shipped", C),),
     # The vendor's staff hold the call too: ops get the same invitation (the named sales contact
     # organises it and is an attendee on every copy).
-    "ValidationCallBooked": (
+    sim_logistics.ValidationCallBooked: (
         EmailRule("validation_call_booked", C, invitation=True),
         EmailRule("validation_call_booked_ops", OPS, invitation=True),
     ),
-    "SimsValidated": (EmailRule("sims_validated", C),),
-    "SimsRejected": (EmailRule("sims_rejected", C),),
-    "ProductionOrdered": (EmailRule("production_ordered", C), EmailRule("production_ordered_ops", OPS)),
-    "ProductionStarted": (EmailRule("production_started", C),),
-    "SimsDelivered": (EmailRule("sims_delivered", C),),
-    "DeliveryNoteSent": (EmailRule("delivery_note_sent", C),),
-    "StepWentOverdue": (EmailRule("step_overdue", C), EmailRule("step_overdue_ops", OPS)),
+    sim_logistics.SimsValidated: (EmailRule("sims_validated", C),),
+    sim_logistics.SimsRejected: (EmailRule("sims_rejected", C),),
+    sim_logistics.ProductionOrdered: (
+        EmailRule("production_ordered", C),
+        EmailRule("production_ordered_ops", OPS),
+    ),
+    sim_logistics.ProductionStarted: (EmailRule("production_started", C),),
+    sim_logistics.SimsDelivered: (EmailRule("sims_delivered", C),),
+    sim_logistics.DeliveryNoteSent: (EmailRule("delivery_note_sent", C),),
+    sim_logistics.StepWentOverdue: (EmailRule("step_overdue", C), EmailRule("step_overdue_ops", OPS)),
     # ism-provisioning
-    "ISMDelivered": (EmailRule("ism_delivered", C, link=Link.SET_PASSWORD),),
+    ism_provisioning.ISMDelivered: (EmailRule("ism_delivered", C, link=Link.SET_PASSWORD),),
     # The ISM's own checks refused the tables onboarding accepted: the integrator sees the rows.
-    "IsmConfigurationRejected": (EmailRule("ism_tables_refused", C),),
-    "IsmDeliveryWentOverdue": (EmailRule("ism_overdue", C), EmailRule("ism_overdue_ops", OPS)),
+    ism_provisioning.IsmConfigurationRejected: (EmailRule("ism_tables_refused", C),),
+    ism_provisioning.IsmDeliveryWentOverdue: (EmailRule("ism_overdue", C), EmailRule("ism_overdue_ops", OPS)),
     # support (seed 004): the requester hears of every stage of their ticket, ops of every request
-    "TicketOpened": (EmailRule("ticket_opened", R), EmailRule("ticket_opened_ops", OPS)),
-    "TicketMessagePosted": (
+    support.TicketOpened: (EmailRule("ticket_opened", R), EmailRule("ticket_opened_ops", OPS)),
+    support.TicketMessagePosted: (
         EmailRule("ticket_message_ops", OPS, when=(("by_integrator", True),)),
         EmailRule("technician_reply", R, when=(("by_integrator", False), ("internal", False))),
     ),
-    "TicketReopened": (EmailRule("ticket_reopened_ops", OPS),),
-    "TicketTaken": (EmailRule("ticket_taken", R),),
-    "TrackerDeclarationMade": (EmailRule("tracker_declaration_made", R),),
-    "TicketStillWaitingOnTracker": (EmailRule("ticket_waiting_on_tracker", R),),
-    "TrackerDeclarationSettled": (EmailRule("tracker_settled", R),),
-    "TicketResolved": (EmailRule("ticket_resolved", R),),
-    "TicketClosed": (EmailRule("ticket_closed", R, link=Link.SURVEY),),
+    support.TicketReopened: (EmailRule("ticket_reopened_ops", OPS),),
+    support.TicketTaken: (EmailRule("ticket_taken", R),),
+    support.TrackerDeclarationMade: (EmailRule("tracker_declaration_made", R),),
+    support.TicketStillWaitingOnTracker: (EmailRule("ticket_waiting_on_tracker", R),),
+    support.TrackerDeclarationSettled: (EmailRule("tracker_settled", R),),
+    support.TicketResolved: (EmailRule("ticket_resolved", R),),
+    support.TicketClosed: (EmailRule("ticket_closed", R, link=Link.SURVEY),),
     # Support records one warning per approved integrator when a release is withdrawn, on that
     # integrator's stream: mailing its contacts reaches exactly the approved integrators.
-    "IntegratorWarnedOfWithdrawal": (EmailRule("release_withdrawn", C),),
-    "IntegratorToldOfRelease": (EmailRule("release_published", C),),
-    "IntegratorApproved": (EmailRule("approval_granted", C),),
-    "IntegratorApprovalSuspended": (EmailRule("approval_suspended", C),),
-    "IntegratorApprovalRevoked": (EmailRule("approval_revoked", C),),
+    support.IntegratorWarnedOfWithdrawal: (EmailRule("release_withdrawn", C),),
+    support.IntegratorToldOfRelease: (EmailRule("release_published", C),),
+    support.IntegratorApproved: (EmailRule("approval_granted", C),),
+    support.IntegratorApprovalSuspended: (EmailRule("approval_suspended", C),),
+    support.IntegratorApprovalRevoked: (EmailRule("approval_revoked", C),),
     # web: the person invited to the portal or console, and a password reset they asked for
-    "PortalUserInvited": (EmailRule("portal_invitation", PERSON, link=Link.PORTAL_INVITATION),),
-    "PasswordResetRequested": (EmailRule("password_reset", PERSON, link=Link.PASSWORD_RESET),),
+    web.PortalUserInvited: (EmailRule("portal_invitation", PERSON, link=Link.PORTAL_INVITATION),),
+    web.PasswordResetRequested: (EmailRule("password_reset", PERSON, link=Link.PASSWORD_RESET),),
 }
+
+#: The same, by event type name: what a consumed envelope is looked up with.
+MAPPING: dict[str, tuple[EmailRule, ...]] = {event.event_type: rules for event, rules in EMAILS_OF.items()}
 
 RULES_BY_TEMPLATE: dict[str, EmailRule] = {
     rule.template: rule for rules in MAPPING.values() for rule in rules
@@ -114,4 +123,4 @@ RULES_BY_TEMPLATE: dict[str, EmailRule] = {
 if len(RULES_BY_TEMPLATE) != sum(len(rules) for rules in MAPPING.values()):
     raise ValueError("a template name appears twice in the mapping")
 
-HANDLED: frozenset[str] = frozenset(MAPPING)
+HANDLED: frozenset[type[DomainEvent]] = frozenset(EMAILS_OF)
