@@ -176,3 +176,13 @@ def test_updated_contacts_and_locale_replace_the_old_ones_for_later_emails():
         envelope(mapped_events()["SimsValidated"]), integrator=known, ticket=None, ops_email=OPS
     )
     assert [(e.recipients, e.locale) for e in emails] == [(["carol@acme.example"], Locale.EN)]
+
+
+@pytest.mark.parametrize("locale", [Locale.FR, Locale.EN])
+@pytest.mark.parametrize("event_type", ["SimsDelivered", "DeliveryNoteSent"])
+def test_the_delivery_note_is_linked_where_the_portal_serves_it(event_type, locale):
+    """The portal downloads sim-logistics' generated note at /portal/sims/delivery-note.xlsx."""
+    email = intended(mapped_events()[event_type], locale)[0]
+    _, text, html = read(email)
+    link = f"{SETTINGS.public_base_url}/portal/sims/delivery-note.xlsx"
+    assert link in text and f'<a href="{link}">' in html
