@@ -29,6 +29,18 @@ def truncated_png() -> bytes:
     return whole[: len(whole) // 2]
 
 
+def pdf(pages: int = 1) -> bytes:
+    """A real PDF (written by pypdf) of blank SIM-card-sized pages."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=242, height=153)  # 85.6 × 54 mm in points
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def workbook(rows: Sequence[Sequence[object]]) -> bytes:
     book = Workbook()
     sheet = book.active

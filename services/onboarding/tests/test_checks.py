@@ -72,9 +72,12 @@ def test_the_artwork_is_an_image_or_a_pdf() -> None:
         check_dossier_file(DossierItem.SIM_ARTWORK, samples.image((1000, 600)), "a.png").media_type
         == "image/png"
     )
-    pdf = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+    pdf = samples.pdf()
     assert check_dossier_file(DossierItem.SIM_ARTWORK, pdf, "a.pdf").media_type == "application/pdf"
     assert "truncated" in refused(DossierItem.SIM_ARTWORK, pdf[:20], "a.pdf")[0]
+    # The magic bytes and an end marker around nothing a PDF reader understands: not a PDF.
+    shell = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+    assert "does not parse" in refused(DossierItem.SIM_ARTWORK, shell, "a.pdf")[0]
 
 
 def test_an_empty_file_is_refused() -> None:

@@ -20,6 +20,7 @@ from chassis import asyncapi, context
 from chassis.auth import Principal, require
 from chassis.consumer import TRANSIENT_DB_ERRORS
 from chassis.eventstore import ConcurrencyConflict
+from chassis.files import NoSniff
 from chassis.metrics import MeasureRequests, metrics_response
 from chassis.refusals import TranslateProblems
 from contracts.errors import Refusal
@@ -416,6 +417,7 @@ def build_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str, 
     app.include_router(asyncapi.router())
     app.add_middleware(TraceRequests, runtime=runtime)
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_upload_bytes + 64 * 1024)
+    app.add_middleware(NoSniff)  # on every response, the body limit's 413 included
     # Refusals in the caller's language (fr default): around the body limit, so its 413 is too.
     app.add_middleware(TranslateProblems)
     if runtime.metrics.enabled:

@@ -17,8 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from uuid_utils import uuid7
 
 from chassis.auth import Principal, authorize_integrator, require
-from chassis.files import FileStore
+from chassis.consumer import MAX_MESSAGE_BYTES
+from chassis.files import FileStore, content_disposition
 from chassis.http import RuntimeDep, problem
+from chassis.isolation import Isolated, LimitExceeded, Limits
 from chassis.tables import describe, template_csv, template_xlsx
 from contracts.errors import NotFound
 from contracts.events.common import Contact, DossierItem, Locale, OnboardingStep
@@ -154,6 +156,38 @@ async def create_electrical_profile(
 # --- the dossier ------------------------------------------------------------------------------------------
 
 
+#: Every uploaded file is checked in a worker process of its own, two at a time: a hostile file (a zip
+#: bomb, an image declaring 13000×13000 px) costs at most this much and the service keeps answering.
+#: 320 MB above the worker's start is ~3× what the largest legitimate table needs.
+FILE_CHECKER = Isolated(
+    limits=Limits(memory_bytes=320 * 1024 * 1024, cpu_seconds=20, wall_seconds=30),
+    max_workers=2,
+    preload=[
+        "onboarding.checks",
+        "PIL.Image",
+        "PIL.PngImagePlugin",
+        "PIL.JpegImagePlugin",
+        "openpyxl",
+        "xlrd",
+        "pypdf",
+    ],
+)
+#: A table travels in its events (DossierItemSubmitted, then DossierItemAccepted), and the broker
+#: takes messages up to MAX_MESSAGE_BYTES: the rows' JSON must leave room for the rest of the envelope.
+#: Past this a table is refused at upload, not accepted then dead-lettered by every consumer.
+MAX_TABLE_JSON_BYTES = MAX_MESSAGE_BYTES * 9 // 10
+
+
+def _refused(item: DossierItem, reasons: list[dict[str, Any]]) -> JSONResponse:
+    return problem(
+        422,
+        "Refused",
+        f"{item.value}: " + "; ".join(r["reason"] for r in reasons[:5]),
+        code="file_refused",
+        errors=[{"field": "file", "row": None, "column": None, **r} for r in reasons],
+    )
+
+
 async def _read_upload(upload: UploadFile, limit: int) -> bytes | None:
     """The upload's bytes, or None when it is over the limit (read no further than limit + 1)."""
     content = await upload.read(limit + 1)
@@ -202,15 +236,20 @@ async def submit_dossier_item(
             return problem(413, "Payload too large", f"the file is over the limit of {limit} bytes")
         filename = file.filename or "file"
         try:
-            checked = await asyncio.to_thread(checks.check_dossier_file, item, content, filename)
+            checked = await FILE_CHECKER.run(checks.check_dossier_file, item, content, filename)
         except checks.FileRefused as refused:
-            return problem(
-                422,
-                "Refused",
-                f"{item.value}: {refused}",
-                code="file_refused",
-                errors=[{"field": "file", **p.as_dict()} for p in refused.problems],
-            )
+            return _refused(item, [p.as_dict() for p in refused.problems])
+        except LimitExceeded as over:
+            return _refused(item, [{"reason": f"the file is refused: {over.reason}"}])
+        if checked.table is not None:
+            size = len(checked.table.model_dump_json().encode())
+            if size > MAX_TABLE_JSON_BYTES:
+                reason = (
+                    f"the table's {len(checked.table.rows)} rows make {size // 1000} kB to send to the "
+                    f"ISM, more than the {MAX_TABLE_JSON_BYTES // 1000} kB a message carries: split the "
+                    "table or shorten its cells"
+                )
+                return _refused(item, [{"reason": reason}])
         store = FileStore(runtime.settings.data_dir / "files")
         # Stored before the event: a file without an event is harmless (content-addressed), an
         # event without its file would be a lost file.
@@ -300,9 +339,7 @@ async def download_dossier_file(
         raise NotFound(f"no file submitted for {item.value}", field="item")
     content = await asyncio.to_thread(FileStore(runtime.settings.data_dir / "files").read, ref.sha256)
     return Response(
-        content,
-        media_type=ref.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{ref.filename}"'},
+        content, media_type=ref.media_type, headers={"Content-Disposition": content_disposition(ref.filename)}
     )
 
 
@@ -465,5 +502,5 @@ async def download_resource(name: str, who: Anyone) -> Response:
     return Response(
         content,
         media_type="text/markdown; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": content_disposition(filename)},
     )

@@ -1,23 +1,25 @@
 """Checks of the dossier files on submission: bytes in, verdict out, no I/O (DOMAIN.md §1's table).
 
 Images are read with Pillow (the real format, pixel size and the dpi written in the file's
-metadata), spreadsheets with openpyxl (.xlsx), xlrd (.xls) or csv. A file is judged by its content,
-never by its name: a GIF renamed `.png` is refused as a file lying about its type.
+metadata), PDFs with pypdf, spreadsheets with `chassis.bounded` (openpyxl, xlrd or csv, streamed and
+capped). A file is judged by its content, never by its name: a GIF renamed `.png` is refused as a
+file lying about its type. Every check reads only as much as its verdict needs: an image's size and
+dpi come from its header, before any pixel is decoded (a 500 KB PNG can declare 13000×13000 px).
+The API runs these checks in a worker process with memory and time limits (`chassis.isolation`).
 Problems are reported the way the integrator can fix them: (row, column, reason), the header
 being row 1 as in their spreadsheet.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import re
+import warnings
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-from chassis.tables import import_rows, sniff_delimiter
+from chassis import bounded
+from chassis.tables import import_rows
 from contracts.events.common import TABLE_ITEMS, DossierItem, TableSnapshot
 from contracts.tables import TABLE_SCHEMAS
 
@@ -38,6 +40,10 @@ _EXTENSIONS = {
 }
 _XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_TABLE_ROWS = 20_000
+#: Images without a required size (SIM artwork, a scanned ARCEP form): an A4 page at 600 dpi is 35 Mpx;
+#: past this the decode alone would cost more memory than the worker is allowed.
+MAX_IMAGE_PIXELS = 40_000_000
+MAX_PDF_PAGES = 100
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,10 @@ class FileRefused(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("; ".join(p.reason for p in problems[:5]))
         self.problems = problems
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in the worker process, re-raised in the API: it must pickle with its problems.
+        return (FileRefused, (self.problems,))
 
 
 @dataclass(frozen=True)
@@ -113,22 +123,51 @@ def check_image(content: bytes, filename: str, size: tuple[int, int] | None) -> 
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(content)) as probe:
-            kind = probe.format or "?"
-            probe.verify()  # structure and checksums (PNG CRCs)
-        with Image.open(io.BytesIO(content)) as image:
-            image.load()  # decode every pixel: a truncated file fails here
-            width, height = image.size
-            dpi = image.info.get("dpi")
+        # Image.open reads the header only: format, size and dpi, no pixel decoded yet. Pillow's own
+        # bomb warning is ours to judge (below, with the size the item needs).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content)) as header:
+                kind = header.format or "?"
+                width, height = header.size
+                dpi = header.info.get("dpi")
     except UnidentifiedImageError:
         raise FileRefused([Problem("the file is not an image (JPEG or PNG expected)")]) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as broken:
+    except Image.DecompressionBombError:
+        raise FileRefused(
+            [Problem(f"the image declares over {2 * Image.MAX_IMAGE_PIXELS // 1_000_000} Mpx: far too large")]
+        ) from None
+    except (OSError, SyntaxError, ValueError) as broken:
         raise FileRefused([Problem(f"the image is damaged or truncated: {broken}")]) from None
     if kind not in _IMAGE_MEDIA:
         raise FileRefused([Problem(f"{kind} images are not accepted: JPEG or PNG only")])
+    problems = _image_header_problems(kind, filename, (width, height), dpi, size)
+    if problems:
+        raise FileRefused(problems)  # refused on what the header says: nothing decoded
+    try:
+        with Image.open(io.BytesIO(content)) as probe:
+            probe.verify()  # structure and checksums (PNG CRCs)
+        with Image.open(io.BytesIO(content)) as image:
+            image.load()  # decode every pixel (a bounded number now): a truncated file fails here
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as broken:
+        raise FileRefused([Problem(f"the image is damaged or truncated: {broken}")]) from None
+    return CheckedFile(media_type=_IMAGE_MEDIA[kind])
+
+
+def _image_header_problems(
+    kind: str, filename: str, pixels: tuple[int, int], dpi: Any, size: tuple[int, int] | None
+) -> list[Problem]:
+    width, height = pixels
     problems: list[Problem] = []
     if lie := _name_matches(kind, filename):
         problems.append(lie)
+    if size is None and width * height > MAX_IMAGE_PIXELS:
+        problems.append(
+            Problem(
+                f"the image is {width}×{height} px ({width * height // 1_000_000} Mpx): "
+                f"at most {MAX_IMAGE_PIXELS // 1_000_000} Mpx"
+            )
+        )
     if size is not None:
         if (width, height) != size:
             problems.append(
@@ -145,122 +184,61 @@ def check_image(content: bytes, filename: str, size: tuple[int, int] | None) -> 
                 problems.append(
                     Problem(f"the image is at {x_dpi}×{y_dpi} dpi; {REQUIRED_DPI} dpi is required")
                 )
-    if problems:
-        raise FileRefused(problems)
-    return CheckedFile(media_type=_IMAGE_MEDIA[kind])
+    return problems
 
 
 def check_pdf(content: bytes, filename: str) -> CheckedFile:
-    problems: list[Problem] = []
+    """A PDF that pypdf parses (cross-reference table, page tree) with 1 to MAX_PDF_PAGES pages: the
+    magic bytes alone say nothing (issue 16: `%PDF-` + junk + `%%EOF` was accepted)."""
     if not content.startswith(b"%PDF-"):
-        problems.append(Problem("the file is not a PDF"))
-    elif b"%%EOF" not in content[-2048:]:
-        problems.append(Problem("the PDF is truncated (no end-of-file marker)"))
-    elif lie := _name_matches("PDF", filename):
-        problems.append(lie)
-    if problems:
-        raise FileRefused(problems)
+        raise FileRefused([Problem("the file is not a PDF")])
+    if lie := _name_matches("PDF", filename):
+        raise FileRefused([lie])
+    if b"%%EOF" not in content[-2048:]:
+        raise FileRefused([Problem("the PDF is truncated (no end-of-file marker)")])
+    import logging
+
+    from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its repair warnings are not our problems
+    try:
+        reader = PdfReader(io.BytesIO(content), strict=False)
+        if reader.is_encrypted:
+            raise FileRefused([Problem("the PDF is password-protected: send it without a password")])
+        pages = len(reader.pages)
+        if pages:
+            reader.pages[0].mediabox  # the first page's dictionary resolves  # noqa: B018
+    except FileRefused:
+        raise
+    except Exception as broken:  # pypdf raises many kinds of errors on a broken file
+        raise FileRefused([Problem(f"the PDF does not parse: {type(broken).__name__}")]) from None
+    if pages < 1:
+        raise FileRefused([Problem("the PDF has no page")])
+    if pages > MAX_PDF_PAGES:
+        raise FileRefused([Problem(f"the PDF has {pages} pages: at most {MAX_PDF_PAGES}")])
     return CheckedFile(media_type="application/pdf")
 
 
 # --- spreadsheets ---------------------------------------------------------------------------------------
 
 
-def _kind_of_spreadsheet(content: bytes) -> str:
-    if content.startswith(b"PK\x03\x04"):
-        return "XLSX"
-    if content.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE2, the .xls container
-        return "XLS"
-    return "CSV"
-
-
 def read_rows(content: bytes, filename: str, *, allow_csv: bool = True) -> tuple[str, list[list[str]]]:
-    """The first sheet (or the CSV) as text cells, trailing empty rows dropped; the kind read."""
-    kind = _kind_of_spreadsheet(content)
+    """The first sheet (or the CSV) as text cells, trailing empty rows dropped; the kind read.
+    Read by `chassis.bounded`: streamed, the declared dimension ignored, stopped past the row limit."""
+    kind = bounded.kind_of(content)
     ext = _extension(filename)
     if kind == "CSV":
         if not allow_csv or ext in {".xls", ".xlsx"}:
             raise FileRefused([Problem(f"the file is not an Excel workbook ({ext or 'no extension'})")])
         if ext and ext not in {".csv", ".txt"}:
             raise FileRefused([Problem(f"{ext} files are not accepted: CSV, XLSX or XLS")])
-        rows = _csv_rows(content)
-    else:
-        if lie := _name_matches(kind, filename):
-            raise FileRefused([lie])
-        rows = _xlsx_rows(content) if kind == "XLSX" else _xls_rows(content)
-    rows = [[cell.strip() for cell in row] for row in rows]
-    while rows and not any(rows[-1]):
-        rows.pop()
-    return kind, rows
-
-
-def _csv_rows(content: bytes) -> list[list[str]]:
-    if b"\x00" in content[:4096]:
-        raise FileRefused([Problem("the file is binary, not a CSV table")])
+    elif lie := _name_matches(kind, filename):
+        raise FileRefused([lie])
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = content.decode("cp1252", errors="replace")  # Excel on a French Windows saves CSV in cp1252
-    # `;` (French Excel: its decimal mark is the comma), `,`, tab or `|`: whichever splits the table.
-    delimiter = sniff_delimiter(text[:8192])
-    try:
-        return [list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
-    except csv.Error as bad:
-        raise FileRefused([Problem(f"the CSV does not parse: {bad}")]) from None
-
-
-def _xlsx_rows(content: bytes) -> list[list[str]]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as bad:
-        raise FileRefused([Problem(f"the workbook does not open: {type(bad).__name__}")]) from None
-    try:
-        if not workbook.worksheets:
-            raise FileRefused([Problem("the workbook has no sheet")])
-        sheet = workbook.worksheets[0]
-        return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
-
-
-def _xls_rows(content: bytes) -> list[list[str]]:
-    import xlrd
-
-    try:
-        book = xlrd.open_workbook(file_contents=content)
-    except Exception as bad:
-        raise FileRefused([Problem(f"the workbook does not open: {type(bad).__name__}")]) from None
-    if book.nsheets == 0:
-        raise FileRefused([Problem("the workbook has no sheet")])
-    sheet = book.sheet_by_index(0)
-    rows: list[list[str]] = []
-    for r in range(sheet.nrows):
-        row = []
-        for cell in sheet.row(r):
-            if cell.ctype == xlrd.XL_CELL_DATE:
-                row.append(_cell_text(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode)))
-            elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
-                row.append(_cell_text(bool(cell.value)))
-            else:
-                row.append(_cell_text(cell.value if cell.value != "" else None))
-        rows.append(row)
-    return rows
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        # repr is the shortest text that reads back as the same float: what the user typed.
-        text = format(Decimal(repr(value)), "f")
-        return text[:-2] if text.endswith(".0") else text
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
+        rows = bounded.read_rows(content, kind, bounded.TableLimits(max_rows=MAX_TABLE_ROWS))
+    except bounded.UnreadableTable as unreadable:
+        raise FileRefused([Problem(str(unreadable))]) from None
+    return kind, [[cell.strip() for cell in row] for row in rows]
 
 
 # --- the electrical profile configuration sheet ------------------------------------------------------
