@@ -50,6 +50,7 @@ SERVICES = {
     "ism-provisioning": "ism_provisioning",
     "support": "support",
     "notifier": "notifier",
+    "web": "web",
 }
 #: Needed in any real deployment whatever their defaults say (the defaults are the embedded dev stack's).
 REQUIRED_EVERYWHERE = {
@@ -75,6 +76,7 @@ REQUIRED_BY_SERVICE = {
         "OPS_EMAIL",
     },
     "ism-provisioning": {"ISM_PLATFORM_BASE_URL"},
+    "web": {"ONBOARDING_URL", "SIM_LOGISTICS_URL", "ISM_PROVISIONING_URL", "SUPPORT_URL", "NOTIFIER_URL"},
 }
 #: A default containing one of these is a dev default: a deployment must set the setting.
 DEV_DEFAULT_MARKERS = ("127.0.0.1", "localhost", "dev-only", ".example", ".invalid")
@@ -512,7 +514,7 @@ def monitoring_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
     there; each dashboard is a ConfigMap the Grafana sidecar loads, holding a dashboard's JSON."""
     problems = []
     monitors = of_kind(docs, "ServiceMonitor")
-    for service in [*SERVICES, "web"]:
+    for service in SERVICES:
         svc = named(docs, "Service", service)
         scraping = [
             m
@@ -522,8 +524,7 @@ def monitoring_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
             <= svc["metadata"].get("labels", {}).items()
         ]
         if svc is None:
-            if service != "web":  # the web front's manifests may come later: its ServiceMonitor waits
-                problems.append(f"{service}: no Service to scrape")
+            problems.append(f"{service}: no Service to scrape")
             if not any(m["metadata"]["name"] == service for m in monitors):
                 problems.append(f"{service}: no ServiceMonitor")
             continue
