@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import consume, e2e, rebuild, relay, web
+from bench import consume, e2e, metrics_cost, rebuild, relay, web
 from bench.profiling import dominant, profiled
 from bench.report import print_table
 from bench.service import load_events, started_runtime
@@ -79,7 +79,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile-events", type=int, default=50_000, help="events in a profiled re-run")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per phase")
     parser.add_argument("--no-save", action="store_true", help="print only, write no JSON")
-    parser.add_argument("--skip-web", action="store_true", help="no web front figures (portal home, staff pages)")
+    parser.add_argument(
+        "--skip-web", action="store_true", help="no web front figures (portal home, staff pages)"
+    )
+    parser.add_argument(
+        "--skip-metrics-cost", action="store_true", help="no CPU per command with metrics on vs off"
+    )
+    parser.add_argument(
+        "--metrics-commands",
+        type=int,
+        default=_env_int("BENCH_METRICS_COMMANDS", 1500),
+        help="registrations per round of the metrics cost (env BENCH_METRICS_COMMANDS)",
+    )
+    parser.add_argument(
+        "--metrics-rounds", type=int, default=2, help="rounds of (off, on) for the metrics cost"
+    )
     web.add_arguments(parser)
     return parser.parse_args(argv)
 
@@ -321,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
     if not args.skip_e2e:
         results |= whole_platform(args)
+    if not args.skip_metrics_cost:
+        results["metrics_cost"] = metrics_cost.run(
+            args.metrics_commands, args.e2e_concurrency, args.metrics_rounds, args.timeout
+        )
     if not args.skip_web:
         print("web front: the portal home and the staff pages on `make run`'s platform…", file=sys.stderr)
         results["web"] = web.run(args)

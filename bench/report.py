@@ -40,6 +40,15 @@ def print_table(report: dict[str, Any]) -> None:
         )
     console.print(table)
     print_platform_table(console, report)
+    cost = report.get("metrics_cost")
+    if cost:
+        ok = cost["ratio"] <= cost["target_ratio"]
+        colour = "green" if ok else "red"
+        console.print(
+            f"metrics cost: services' CPU per command {cost['metrics_off']} ms without metrics, "
+            f"{cost['metrics_on']} ms with them (scraped every second): "
+            f"[{colour}]×{cost['ratio']}[/{colour}] (target ≤ ×{cost['target_ratio']})"
+        )
     load = report.get("load")
     if load:
         console.print(
