@@ -10,11 +10,20 @@ from __future__ import annotations
 import io
 import re
 import time
+from datetime import datetime
+from datetime import time as time_of_day
 from typing import Any
 
+import holidays
 from PIL import Image
 
+from chassis.business_hours import PARIS
+from platform_cli import samples
+
 from .conftest import PASSWORD, WebPlatform, assert_accessible, new_page, shoot, sign_in
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FRENCH_HOLIDAYS = holidays.country_holidays("FR", years=range(2025, 2030))
 
 
 def png(width: int, height: int, dpi: int | None) -> bytes:
@@ -198,3 +207,68 @@ def test_the_portal_in_french_then_in_english(web_platform: WebPlatform, browser
         assert page.locator("h1").inner_text() == "Votre dossier"
     finally:
         page.context.close()
+
+
+def test_steps_one_and_two_on_the_portal_sheet_sent_back_sims_received_call_booked_in_support_hours(
+    web_platform: WebPlatform, page: Any
+) -> None:
+    info = invited_integrator(web_platform, page)
+    iid = info["integrator_id"]
+    with web_platform.api("onboarding") as ops:
+        assert ops.post(f"/integrators/{iid}/configuration-sheet").status_code == 201
+
+    # Step 1: the filled-in sheet goes back through the dossier page.
+    page.goto(f"{web_platform.web}/portal/dossier")
+    assert page.locator("#electrical_profile_sheet a[download]").count() == 1  # the blank sheet
+    status = upload(page, "electrical_profile_sheet", "profil.xlsx", samples.configuration_sheet(), XLSX)
+    assert status == 303
+    with web_platform.api("onboarding") as ops:
+        r = ops.post(f"/integrators/{iid}/electrical-profile", json={"profile_reference": f"EP-{iid[:8]}"})
+        assert r.status_code == 201, r.text
+    with web_platform.api("sim-logistics") as logistics:
+        deadline = time.monotonic() + 20
+        while logistics.get(f"/integrators/{iid}/sims").status_code == 404:  # step 2 opens from the event
+            assert time.monotonic() < deadline, "step 2 did not open"
+            time.sleep(0.2)
+        iccids = [samples.iccid(700_001), samples.iccid(700_002)]
+        shipped = logistics.post(
+            f"/integrators/{iid}/test-sims/shipments",
+            json={"iccids": iccids, "carrier": "Chronopost", "tracking_number": "XY987654321FR"},
+        )
+        assert shipped.status_code == 201, shipped.text
+
+    page.goto(f"{web_platform.web}/portal")
+    assert page.locator("#current-step").inner_text() == "Étape 2 — SIM de test"
+    assert "À faire avant le" in page.locator("#step-test_sims").inner_text()  # its 2-week deadline
+    assert "Confirmez la réception des SIM de test." in page.locator("#step-test_sims").inner_text()
+
+    page.goto(f"{web_platform.web}/portal/sims")
+    assert "XY987654321FR" in page.locator("#test-sims").inner_text()
+    page.click("text=J’ai reçu les SIM de test")
+    page.wait_for_load_state()
+    assert "réception des SIM de test est enregistrée" in page.locator("[role=status]").inner_text()
+
+    # The picker offers support hours only: business days, 09:00–12:00 and 14:00–18:00, Paris.
+    values = [v for v in page.locator("#starts_at option").evaluate_all("os => os.map(o => o.value)") if v]
+    assert values
+    for value in values:
+        start = datetime.fromisoformat(value).astimezone(PARIS)
+        assert start.weekday() < 5 and start.date() not in FRENCH_HOLIDAYS
+        assert time_of_day(9) <= start.time() < time_of_day(12) or time_of_day(
+            14
+        ) <= start.time() < time_of_day(18)
+    assert {datetime.fromisoformat(v).astimezone(PARIS).time() for v in values} >= {
+        time_of_day(9),
+        time_of_day(17, 30),
+    }
+    page.select_option("#starts_at", values[0])
+    page.fill("#phone", "+33 1 70 61 81 81")
+    assert_accessible(page)
+    page.click("#test-sims form button[type=submit]")
+    page.wait_for_load_state()
+    assert "L’appel de validation est réservé" in page.locator("[role=status]").inner_text()
+    with web_platform.api("sim-logistics", "integrator", iid) as mine:
+        call = mine.get(f"/integrators/{iid}/sims").json()["test_sims"]["call"]
+    assert datetime.fromisoformat(call["starts_at"]) == datetime.fromisoformat(values[0])
+    page.goto(f"{web_platform.web}/portal")
+    assert "Tenir l’appel de validation" in page.locator("#step-test_sims .owner-vendor").inner_text()
