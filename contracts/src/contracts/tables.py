@@ -71,6 +71,21 @@ class LongForm:
 
 
 @dataclass(frozen=True)
+class PerUnitForm:
+    """Metered prices written one column per unit on a row (`Prix minute`, `Prix SMS`, `Prix Mo`):
+    each filled price becomes one row of the table, its code made from the row's code (or the unit)
+    and its label from the row's label (or the column's header)."""
+
+    #: unit (as the `unit` column's canonical choices) -> the column holding its price.
+    prices: Mapping[str, Column]
+    #: The table's columns this form fills: code, label, unit and price.
+    code: str = "code"
+    label: str = "label"
+    unit: str = "unit"
+    price: str = "price_eur"
+
+
+@dataclass(frozen=True)
 class TableSchema:
     """A dossier table: its columns in canonical order, what makes a row unique, its long form."""
 
@@ -80,6 +95,8 @@ class TableSchema:
     columns: tuple[Column, ...]
     unique_by: tuple[str, ...]
     long_form: LongForm | None = None
+    #: Another accepted shape of a table with a `unit` column: a price column per unit.
+    per_unit: PerUnitForm | None = None
     #: Headers ignored without a word (free comments next to the data).
     ignored: tuple[str, ...] = ("comment", "comments", "commentaire", "commentaires", "remarque", "notes")
 
@@ -205,6 +222,46 @@ TARIFFS_METROPOLITAN = TableSchema(
         ),
     ),
     unique_by=("code",),
+    per_unit=PerUnitForm(
+        prices={
+            "minute": Column(
+                "minute",
+                CellKind.PRICE,
+                ("prix minute", "prix voix", "voix", "appels", "voice", "price per minute", "minute voix"),
+                "Prix de la minute de voix",
+                "Price per voice minute",
+                "0,15",
+                required=False,
+            ),
+            "sms": Column(
+                "sms",
+                CellKind.PRICE,
+                ("prix sms", "sms price", "prix par sms"),
+                "Prix du SMS",
+                "Price per SMS",
+                "0,10",
+                required=False,
+            ),
+            "mms": Column(
+                "mms",
+                CellKind.PRICE,
+                ("prix mms", "mms price", "prix par mms"),
+                "Prix du MMS",
+                "Price per MMS",
+                "0,30",
+                required=False,
+            ),
+            "mb": Column(
+                "mb",
+                CellKind.PRICE,
+                ("prix mo", "mo", "data", "prix data", "internet", "price per mb", "data mo", "prix par mo"),
+                "Prix du Mo de data",
+                "Price per MB of data",
+                "0,05",
+                required=False,
+            ),
+        }
+    ),
 )
 
 _SERVICE = Column(

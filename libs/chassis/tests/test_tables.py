@@ -209,3 +209,26 @@ def test_the_templates_read_back_as_their_table(schema: object) -> None:
     ]
     assert import_rows(schema, rows).ok  # type: ignore[arg-type]
     assert len(book.worksheets) == 2  # the columns explained on the second sheet
+
+
+def test_metropolitan_tariffs_with_a_price_column_per_unit() -> None:
+    table = import_rows(
+        TARIFFS_METROPOLITAN,
+        [["Prix minute (€)", "Prix SMS", "Prix MMS", "Prix Mo"], ["0,15", "0,10", "", "0,05 €"]],
+    )
+    assert table.problems == () and table.form == "per_unit"
+    assert table.canonical_rows() == [
+        ["MINUTE", "Prix minute (€)", "minute", "0.15"],
+        ["SMS", "Prix SMS", "sms", "0.10"],
+        ["MB", "Prix Mo", "mb", "0.05"],
+    ]
+    two_plans = import_rows(
+        TARIFFS_METROPOLITAN,
+        [
+            ["Code", "Libellé", "Voix", "SMS"],
+            ["STD", "Standard", "0,15", "0,10"],
+            ["PRO", "Pro", "0,12", "abc"],
+        ],
+    )
+    assert [(p.row, p.column, p.value) for p in two_plans.problems] == [(3, "SMS", "abc")]
+    assert [r[0] for r in two_plans.canonical_rows()] == ["STD-MINUTE", "STD-SMS"]

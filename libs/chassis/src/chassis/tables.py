@@ -26,10 +26,13 @@ import io
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from contracts.tables import CellKind, Column, TableSchema
+
+#: The shape a table was written in: as published, one row per key × service, or a column per unit.
+Form = Literal["wide", "long", "per_unit"]
 
 #: A sheet this long is not an integrator's table (and would make an event too large).
 MAX_ROWS = 20_000
@@ -69,7 +72,7 @@ class ImportedTable:
     columns: tuple[str, ...]
     rows: tuple[tuple[int, tuple[str, ...]], ...]
     problems: tuple[TableProblem, ...]
-    form: Literal["wide", "long"] = "wide"
+    form: Form = "wide"
     #: Columns of the file that are not part of the table (comments, or unknown ones when nothing
     #: is missing): read past, and said so.
     ignored_columns: tuple[str, ...] = ()
@@ -251,6 +254,8 @@ def _find_header(rows: Sequence[Sequence[str]], schema: TableSchema) -> int:
     every = [*schema.columns]
     if schema.long_form:
         every += [schema.long_form.service, schema.long_form.value]
+    if schema.per_unit:
+        every += list(schema.per_unit.prices.values())
     ignored = {header_key(h) for h in schema.ignored}
     best, best_found = 0, 0
     for index, cells in enumerate(rows[:_HEADER_SEARCH_ROWS]):
@@ -275,15 +280,25 @@ def import_rows(
     ignored = {header_key(h) for h in schema.ignored}
 
     long = schema.long_form
-    form: Literal["wide", "long"] = "wide"
+    per_unit = schema.per_unit
+    form: Form = "wide"
     if long is not None:
         probe = _match_header(header_cells, header_row, [long.service, long.value], set())
         if len(probe.found) == 2:
             form = "long"
+    if per_unit is not None:
+        named = _match_header(header_cells, header_row, list(schema.columns), set()).found
+        priced = _match_header(header_cells, header_row, list(per_unit.prices.values()), set()).found
+        if per_unit.unit not in named and priced:
+            form = "per_unit"
     if form == "long":
         assert long is not None
         keys = [c for c in schema.columns if c.name not in long.unit_of]
         expected = [*keys, long.service, long.value, *([long.unit] if long.unit else [])]
+    elif form == "per_unit":
+        assert per_unit is not None
+        optional = [replace(schema.column(n), required=False) for n in (per_unit.code, per_unit.label)]
+        expected = [*optional, *per_unit.prices.values()]
     else:
         expected = list(schema.columns)
     header = _match_header(header_cells, header_row, expected, ignored)
@@ -364,6 +379,8 @@ def import_rows(
     if form == "long":
         assert long is not None
         read = every = _pivot(schema, read, header, problems)
+    elif form == "per_unit":
+        read = every = _one_row_per_unit(schema, read, header, problems)
     _check_unique(schema, every, header, problems)
     # Without every column there is no canonical row to give, only the problems.
     canonical = () if missing else tuple((n, tuple(v.get(c, "") for c in names)) for n, v in read)
@@ -431,6 +448,36 @@ def _pivot(
             )
         if not absent:
             out.append((first, wide))
+    return out
+
+
+def _one_row_per_unit(
+    schema: TableSchema, read: list[tuple[int, dict[str, str]]], header: _Header, problems: list[TableProblem]
+) -> list[tuple[int, dict[str, str]]]:
+    """A price column per unit -> a row per price: code from the row's code (or the unit), label from
+    the row's label (or the column's header)."""
+    form = schema.per_unit
+    assert form is not None
+    out: list[tuple[int, dict[str, str]]] = []
+    for number, values in read:
+        priced = [(unit, column) for unit, column in form.prices.items() if values.get(column.name)]
+        if not priced:
+            problems.append(TableProblem("no price on this row", row=number))
+            continue
+        for unit, column in priced:
+            code, label = values.get(form.code, ""), values.get(form.label, "")
+            shown = _shown(header, column.name)
+            out.append(
+                (
+                    number,
+                    {
+                        form.code: f"{code}-{unit.upper()}" if code else unit.upper(),
+                        form.label: f"{label} — {shown}" if label else shown,
+                        form.unit: unit,
+                        form.price: values[column.name],
+                    },
+                )
+            )
     return out
 
 
@@ -546,5 +593,8 @@ def describe(schema: TableSchema) -> str:
             f"({', '.join(long.unit_of)}), `{long.value.name}`"
             + (f", optional `{long.unit.name}`" if long.unit else "")
         )
+    if schema.per_unit is not None:
+        headers = ", ".join(f"`{c.synonyms[0]}`" for c in schema.per_unit.prices.values())
+        lines.append(f"- or a price column per unit ({headers}): a row per price")
     lines.append("")
     return "\n".join(lines)
