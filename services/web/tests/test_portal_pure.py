@@ -279,3 +279,29 @@ def test_the_dossier_shows_each_item_state_the_vendors_reason_and_the_isms_probl
     assert 'action="/portal/dossier/footer_banner"' not in html
     # The configuration sheet comes from the vendor first: no form for it yet.
     assert 'action="/portal/dossier/electrical_profile_sheet"' not in html
+
+
+def test_where_am_i_shows_each_step_its_deadline_who_owes_what_and_the_delivered_ism(french: None) -> None:
+    status = {
+        "legal_name": "Acme Télécom",
+        "step": "ism",
+        "overdue": False,
+        "profile_reference": "EP-1",
+        "milestones": ["production_ordered", "sims_validated", "sims_delivered", "ism_delivered"],
+        "due_at": {"test_sims": NOW.isoformat(), "production": (NOW + timedelta(days=28)).isoformat()},
+        "dossier": {item: {"status": "accepted"} for item in progress.DOSSIER_ITEMS},
+        "missing_for_go_live": [],
+    }
+    ism = {
+        "delivery": {"platform_url": "https://ism.example/acme", "account_id": "acme-01"},
+        "password_set": False,
+    }
+    steps = progress.steps(status, None, ism, NOW)
+    html = render("portal/home.html", status=status, steps=steps, ism=ism)
+    assert 'Vous en êtes à : <strong id="current-step">Plateforme ISM</strong>' in html
+    assert "Votre ISM : https://ism.example/acme — compte acme-01." in html
+    assert "Choisissez votre mot de passe ISM" in html
+    assert 'id="step-production"' in html and "À livrer" not in html
+    # Dossier, steps 1 and 2, the ISM; step 3 waits for the integrator to confirm the delivery; GO to come.
+    assert html.count('class="state state-done"') == 4
+    assert "Confirmez la réception des SIM." in html

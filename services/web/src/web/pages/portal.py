@@ -110,6 +110,7 @@ async def where_am_i(request: Request, person: Integrator, backends: BackendsDep
         "portal/home.html",
         status=status,
         steps=progress.steps(status, sims, ism, _now(request)),
+        ism=ism,
         progress=progress,
     )
 
