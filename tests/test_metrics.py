@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from chassis import kafka
 from chassis.testing import running_service
 from contracts import topics
+from contracts.events import REGISTRY
 from tests.support.monitoring import dashboard_expressions, metric_names_in, rule_expressions
 from tests.support.waiting import eventually
 
@@ -198,3 +199,16 @@ def test_every_metric_in_a_rule_or_a_dashboard_is_exported(scraped: dict[str, st
     assert named, "no metric found in the rules and dashboards"
     missing = {name: where for name, where in named.items() if name not in exported}
     assert missing == {}
+
+
+def test_label_values_named_in_rules_and_dashboards_exist() -> None:
+    """An event type or a job a panel filters on is one that exists: a typo would draw an empty panel."""
+    expressions = [*rule_expressions(), *dashboard_expressions()]
+    for where, expr in expressions:
+        for value in re.findall(r'event_type=~?"([^"]+)"', expr):
+            unknown = [t for t in value.split("|") if not REGISTRY.knows(t)]
+            assert unknown == [], f"{where}: unknown event types {unknown}"
+        for value in re.findall(r'job=~?"([^"]+)"', expr):
+            assert set(value.split("|")) <= set(topics.BY_SERVICE), f"{where}: unknown job in {value}"
+    service_down = next(expr for where, expr in expressions if where == "rule ServiceDown")
+    assert all(service in service_down for service in topics.BY_SERVICE), "ServiceDown misses a service"
