@@ -6,6 +6,7 @@ import re
 from email import message_from_bytes, policy
 
 import pytest
+from icalendar import Calendar
 
 from chassis.links import verify_link_token
 from contracts.events.common import Locale
@@ -107,6 +108,9 @@ def test_the_validation_call_carries_an_ics_invitation():
     ics = attachment.get_content().replace("\r\n ", "")  # unfolded
     assert "METHOD:REQUEST" in ics and "mailto:alice@acme.example" in ics
     assert "DTSTART:20260114T103000Z" in ics
+    [event] = Calendar.from_ical(attachment.get_content()).walk("VEVENT")  # a calendar reads it back
+    attendees = event["ATTENDEE"] if isinstance(event["ATTENDEE"], list) else [event["ATTENDEE"]]
+    assert "mailto:alice@acme.example" in attendees
 
 
 def test_the_set_password_link_is_signed_for_ism_provisioning():
