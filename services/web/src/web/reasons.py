@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from web.i18n import _
+from web.progress import item_label
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,74 @@ PATTERNS: Sequence[tuple[re.Pattern[str], Say]] = [
     (
         re.compile(r"^no employee representing the integrator is declared$"),
         lambda m: _("No employee representing you is declared yet."),
+    ),
+    (re.compile(r"^the appointment is in the future$"), lambda m: _("Choose a time still to come.")),
+    (
+        re.compile(r"^the appointment is within the next six months$"),
+        lambda m: _("Choose a time within the next six months."),
+    ),
+    (
+        re.compile(r"^the phone number to call has at least 6 digits$"),
+        lambda m: _("Give a phone number of at least 6 digits."),
+    ),
+    (
+        re.compile(r"^the integrator has not confirmed receiving the test SIMs"),
+        lambda m: _("Confirm first that you received the test SIMs: the call tests them."),
+    ),
+    (
+        re.compile(r"^the reception of (these test SIMs|the SIMs) is already confirmed$"),
+        lambda m: _("The reception is already confirmed."),
+    ),
+    (
+        re.compile(r"^the SIM artwork is not accepted in the onboarding dossier yet$"),
+        lambda m: _("Your SIM artwork is not accepted in your dossier yet."),
+    ),
+    (
+        re.compile(r"^this is not the SIM artwork accepted in the onboarding dossier$"),
+        lambda m: _(
+            "This is not the SIM artwork accepted in your dossier: reload the page and choose it again."
+        ),
+    ),
+    (
+        re.compile(r"^the test SIMs are not validated yet$"),
+        lambda m: _("The test SIMs are not validated yet."),
+    ),
+    (
+        re.compile(r"^the SIM production is already ordered$"),
+        lambda m: _("The SIM production is already ordered."),
+    ),
+    (
+        re.compile(r"^the delivery address is given$"),
+        lambda m: _("Give the delivery address."),
+    ),
+    (
+        re.compile(r"^(\w+) is already accepted$"),
+        lambda m: _("%(item)s is already accepted.", item=item_label(m[1])),
+    ),
+    (
+        re.compile(r"^the configuration sheet has not been sent to the integrator yet$"),
+        lambda m: _("The vendor has not sent you the configuration sheet yet."),
+    ),
+    (
+        re.compile(r"^the ARCEP declaration cannot be sent in the future$"),
+        lambda m: _("The date sent to ARCEP cannot be in the future."),
+    ),
+    (
+        re.compile(r"^the receipt comes after sending and not in the future$"),
+        lambda m: _("The receipt's date comes after the date sent, and not in the future."),
+    ),
+    (re.compile(r"^(\w+) is a date \(YYYY-MM-DD\)$"), lambda m: _("Give a valid date.")),
+    (
+        re.compile(r"^'(.+)' is not an email address"),
+        lambda m: _("%(address)s is not a valid email address.", address=m[1]),
+    ),
+    (
+        re.compile(r"^the ticket is closed: reopen it before"),
+        lambda m: _("The request is closed: reopen it first."),
+    ),
+    (
+        re.compile(r"^someone else changed this at the same time"),
+        lambda m: _("Someone else changed this at the same time: reload the page and try again."),
     ),
     (
         re.compile(r"^the call is held within support hours"),
