@@ -131,6 +131,13 @@ CATALOGUE_FR: dict[str, str] = {
     "{value} is not one of: {choices}": "{value} n'est pas l'une des valeurs : {choices}",
     "duplicate {value} (already on row {row})": "{value} en double (déjà ligne {row})",
     "longer than 200 characters": "plus de 200 caractères",
+    "a code is listed twice": "un code est cité deux fois",
+    "no price on this row": "aucun prix sur cette ligne",
+    "no {service} price for {key}": "pas de prix {service} pour {key}",
+    "a second {service} price for {key} (already on row {row})": (
+        "un second prix {service} pour {key} (déjà ligne {row})"
+    ),
+    "a {service} price is per {unit}, not per {other}": "un prix {service} est par {unit}, pas par {other}",
     # the validation call
     "the call is held within support hours: 09:00–12:00 or 14:00–18:00, Monday to Friday "
     "except public holidays, Paris time": (
