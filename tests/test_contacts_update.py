@@ -100,6 +100,11 @@ async def test_updated_contacts_and_locale_receive_the_next_emails(platform: Any
             # Raised once, however many times the schedule looked since.
             history = await onboarding.runtime.read_stream(f"integrator-{integrator_id}")
             assert [r.envelope.event_type for r in history].count("DossierWentOverdue") == 1
+            status = await onboarding.http.get(
+                f"/integrators/{integrator_id}", headers=onboarding.auth("ops")
+            )
+            assert status.json()["locale"] == "en"
+            assert status.json()["dossier_overdue"]["missing"][0] == "electrical_profile_sheet"
     finally:
         sink.stop()
 

@@ -22,7 +22,9 @@ from contracts.events.onboarding import (
     DossierItemAccepted,
     DossierItemRejected,
     DossierItemSubmitted,
+    DossierWentOverdue,
     ElectricalProfileCreated,
+    IntegratorContactsUpdated,
     IntegratorRegistered,
     IntegratorWentLive,
     OnboardingMilestoneNoted,
@@ -44,6 +46,8 @@ STATUS_EVENTS = {
     OnboardingMilestoneNoted,
     OnboardingStepWentOverdue,
     IntegratorWentLive,
+    IntegratorContactsUpdated,
+    DossierWentOverdue,
 }
 
 
@@ -117,6 +121,14 @@ def apply_status(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row
         case IntegratorWentLive():
             row["live"] = True
             row["went_live_at"] = at
+        case IntegratorContactsUpdated():
+            row["locale"] = event.locale.value
+        case DossierWentOverdue():
+            # The dossier's own deadline (DOSSIER_DUE_DAYS after registration), missed once.
+            row["dossier_overdue"] = {
+                "due_at": event.due_at.isoformat(),
+                "missing": [item.value for item in event.missing_items],
+            }
     return _derived(row)
 
 
