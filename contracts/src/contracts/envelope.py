@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -30,10 +29,3 @@ class Envelope(BaseModel):
     correlation_id: UUID
     causation_id: UUID | None = None
     payload: dict[str, Any]
-
-
-def occurred(at: datetime) -> datetime:
-    """Refuse naive datetimes early: every instant in the platform is timezone-aware."""
-    if at.tzinfo is None:
-        raise ValueError("naive datetime: pass an aware instant")
-    return at

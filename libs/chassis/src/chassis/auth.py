@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-Role = Literal["ops", "technician", "integrator"]
 ROLES: tuple[str, ...] = ("ops", "technician", "integrator")
 #: Who signs the platform's tokens and whom they are for: a token signed with the same secret for
 #: another purpose (another system sharing it by mistake) is not taken for one of ours.

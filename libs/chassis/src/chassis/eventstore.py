@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -188,6 +188,4 @@ class EventStore:
         ]
 
 
-Decide = Callable[[list[Recorded]], Sequence[DomainEvent]]
-
-__all__ = ["APPENDED_CHANNEL", "UUID", "ConcurrencyConflict", "Decide", "EventStore", "Recorded"]
+__all__ = ["APPENDED_CHANNEL", "UUID", "ConcurrencyConflict", "EventStore", "Recorded"]

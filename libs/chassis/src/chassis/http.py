@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode, format_trace_id
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chassis import asyncapi, context
@@ -23,6 +23,7 @@ from chassis.eventstore import ConcurrencyConflict
 from chassis.files import NoSniff
 from chassis.metrics import MeasureRequests, metrics_response
 from chassis.refusals import TranslateProblems
+from chassis.telemetry import span_context_of
 from contracts.errors import Refusal
 
 if TYPE_CHECKING:
@@ -172,12 +173,9 @@ class TraceRequests:
 
 
 def trace_id_of(carrier: dict[str, str] | None) -> str | None:
-    """The trace id of a stored W3C trace context (`00-<32 hex>-<16 hex>-<2 hex>`), or None."""
-    traceparent = (carrier or {}).get("traceparent") or ""
-    parts = traceparent.split("-")
-    if len(parts) != 4 or len(parts[1]) != 32 or parts[1] == "0" * 32:
-        return None
-    return parts[1]
+    """The trace id of a stored W3C trace context, or None when it has none or a malformed one."""
+    span = span_context_of((carrier or {}).get("traceparent") or "")
+    return format_trace_id(span.trace_id) if span is not None else None
 
 
 def actor_of(payload: dict[str, Any]) -> str | None:

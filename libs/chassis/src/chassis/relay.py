@@ -29,13 +29,13 @@ from opentelemetry.trace import (
     SpanKind,
     Status,
     StatusCode,
-    TraceFlags,
 )
 
 from chassis import kafka
 from chassis.db import Conn
 from chassis.eventstore import APPENDED_CHANNEL
 from chassis.settings import ServiceSettings
+from chassis.telemetry import span_context_of
 
 log = structlog.get_logger()
 
@@ -83,20 +83,9 @@ LIMIT $3
 
 
 def _span_context_of(traceparent: bytes | None) -> SpanContext | None:
-    """The span that appended an event, from its stored W3C traceparent
-    (`00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`); None when there is none or it is malformed."""
-    if traceparent is None or len(traceparent) != 55:
-        return None
-    try:
-        context = SpanContext(
-            trace_id=int(traceparent[3:35], 16),
-            span_id=int(traceparent[36:52], 16),
-            is_remote=True,
-            trace_flags=TraceFlags(int(traceparent[53:55], 16)),
-        )
-    except ValueError:
-        return None
-    return context if context.is_valid else None
+    """The span that appended an event, from its stored W3C traceparent (read as bytes here); None when
+    there is none or it is malformed."""
+    return span_context_of(traceparent.decode("latin-1")) if traceparent is not None else None
 
 
 def _link_of(traceparent: bytes | None) -> Link | None:

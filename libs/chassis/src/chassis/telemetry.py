@@ -7,6 +7,7 @@ the original trace, and consumers continue it from the Kafka headers (P7).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanContext, SpanKind, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _KIND = {
     SpanKind.INTERNAL: "SPAN_KIND_INTERNAL",
@@ -185,8 +187,17 @@ def current_trace_carrier() -> dict[str, str]:
     return carrier
 
 
-def context_from_carrier(carrier: Mapping[str, str]) -> otel_context.Context:
-    return propagate.extract(dict(carrier))
+#: The W3C trace context propagator: the one parser of a `traceparent` in the platform.
+_W3C = TraceContextTextMapPropagator()
+
+
+@functools.lru_cache(maxsize=1024)
+def span_context_of(traceparent: str) -> SpanContext | None:
+    """The span a W3C `traceparent` names (`00-<32 hex>-<16 hex>-<2 hex>`), as OpenTelemetry's
+    propagator reads it (version, lengths, hex, all-zero ids refused); None when it is malformed.
+    Cached: a command's events share their traceparent, and the relay reads it for each event."""
+    context = trace.get_current_span(_W3C.extract({"traceparent": traceparent})).get_span_context()
+    return context if context.is_valid else None
 
 
 def context_from_kafka_headers(headers: Sequence[tuple[str, bytes]] | None) -> otel_context.Context:
@@ -209,10 +220,10 @@ def span_attributes(envelope: Any) -> dict[str, str]:
 
 __all__ = [
     "OtlpJsonLinesExporter",
-    "context_from_carrier",
     "context_from_kafka_headers",
     "current_trace_carrier",
     "make_tracer_provider",
     "span_attributes",
+    "span_context_of",
     "trace",
 ]
