@@ -5,8 +5,11 @@ newer producer is ignored by the reader (the producers stay strict)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -18,6 +21,8 @@ from contracts.events import REGISTRY
 from contracts.events.onboarding import ConfigurationSheetSent
 from tests.support import chassis_app
 from tests.support.waiting import eventually
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _envelope(sent_by: str, integrator_id: str = "i") -> dict:
@@ -93,6 +98,54 @@ async def test_a_hostile_message_is_dead_lettered_and_the_next_event_is_processe
         status = (await svc.http.get("/ops/status", headers=svc.auth("ops"))).json()
         consumer = status["consumers"][rt.runners[0].consumer_name]
         assert consumer["restarts"] == 0, consumer
+
+
+async def test_a_record_the_client_cannot_parse_is_dead_lettered_and_the_next_event_is_processed(
+    service, stack
+):
+    """A header key that is not UTF-8 fails aiokafka's own parsing, for the whole fetch: the consumer
+    finds the record, dead-letters it by its coordinates, and goes on — the event before it (same
+    fetch) and the one after it are both handled."""
+    async with service(chassis_app) as svc:
+        rt = svc.runtime
+        topic = rt.settings.topic(topics.ONBOARDING)
+        producer = AIOKafkaProducer(bootstrap_servers=stack.kafka.bootstrap)
+        await producer.start()
+        try:
+            await _send(producer, topic, "before")
+            publisher = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tests.support.unparsable_header",
+                stack.kafka.bootstrap,
+                topic,
+                "{}",
+                cwd=ROOT,
+            )
+            assert await asyncio.wait_for(publisher.wait(), 60) == 0
+            await _send(producer, topic, "after")
+        finally:
+            await producer.stop()
+        await eventually(lambda: _at_least(_consumed(rt), 2), what="the events around the unreadable record")
+        [reason] = await eventually(lambda: _reasons(rt, 1), what="the unreadable record dead-lettered")
+        assert "UnicodeDecodeError" in reason
+        offset = await rt.pool.fetchval("SELECT kafka_offset FROM dead_letters")
+        assert offset == 1  # the second message of partition 0
+        assert await _consumed(rt) == 2
+
+
+async def _send(producer, topic: str, sent_by: str) -> None:
+    await producer.send_and_wait(
+        topic,
+        json.dumps(_envelope(sent_by)).encode(),
+        key=b"i",
+        partition=0,
+        headers=[("event_type", b"ConfigurationSheetSent")],
+    )
+
+
+async def _at_least(count, n: int) -> bool:
+    return await count >= n
 
 
 async def test_a_consumer_that_keeps_failing_shows_its_restarts_and_last_error(service, monkeypatch):

@@ -305,7 +305,15 @@ class ReactionRunner:
         loop = asyncio.get_running_loop()
         last_wipe_check = loop.time()
         while not self._stopping:
-            batches = await consumer.getmany(timeout_ms=200, max_records=500)
+            try:
+                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+            except KafkaError:
+                raise
+            except Exception as error:
+                # A record the client itself cannot parse (a header key that is not UTF-8): it
+                # would fail every fetch from the same offset, for ever. Find it and dead-letter it.
+                await self._step_past_unreadable(consumer, error)
+                continue
             if loop.time() - last_wipe_check > 2.0:
                 await self._rejoin_if_broker_was_wiped(consumer)
                 last_wipe_check = loop.time()
@@ -319,6 +327,48 @@ class ReactionRunner:
             except (CommitFailedError, KafkaError) as error:
                 # A rebalance or a wiped broker: the messages come again and the inbox skips them.
                 log.info("offset_commit_failed", consumer=self.consumer_name, error=repr(error)[:200])
+
+    async def _step_past_unreadable(self, consumer: AIOKafkaConsumer, error: Exception) -> None:
+        """From the committed offsets, read each partition one record at a time (handling the good
+        ones as usual) until the record that cannot be parsed: dead-letter it by its coordinates (its
+        bytes never reached us), commit past it, go on. The records of the failed fetch that were
+        parsed are read again from the committed offset, so none is skipped."""
+        reason = f"unreadable record: {type(error).__name__}: {error}"[:2000]
+        log.warning("unreadable_record", consumer=self.consumer_name, error=reason[:300])
+        partitions = list(consumer.assignment())
+        await consumer.seek_to_committed(*partitions)
+        for tp in partitions:
+            while not self._stopping:
+                try:
+                    batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
+                except KafkaError:
+                    raise
+                except Exception:
+                    offset = await consumer.position(tp)
+                    unreadable = ConsumerRecord(
+                        topic=tp.topic,
+                        partition=tp.partition,
+                        offset=offset,
+                        timestamp=0,
+                        timestamp_type=0,
+                        key=None,
+                        value=None,
+                        checksum=None,
+                        serialized_key_size=-1,
+                        serialized_value_size=-1,
+                        headers=[],
+                    )
+                    async with self.runtime.pool.acquire() as conn:
+                        await self._record_dead_letter(conn, unreadable, reason)
+                    await self._publish_dead_letter(unreadable, reason)
+                    consumer.seek(tp, offset + 1)
+                    await consumer.commit({tp: OffsetAndMetadata(offset + 1, "")})
+                    continue
+                messages = batch.get(tp, [])
+                if not messages:
+                    break
+                await self._handle_with_retry(messages)
+                await consumer.commit({tp: OffsetAndMetadata(messages[-1].offset + 1, "")})
 
     async def _rejoin_if_broker_was_wiped(self, consumer: AIOKafkaConsumer) -> None:
         """A memory-only broker restarted empty: our positions are past its new log end. Start again
