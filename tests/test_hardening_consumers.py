@@ -167,6 +167,10 @@ async def test_a_consumer_that_keeps_failing_shows_its_restarts_and_last_error(s
         consumer = await eventually(restarted, what="two restarts visible in /ops/status", timeout=30)
         assert "read-only" in consumer["last_error"]
         assert consumer["last_error_at"]
+        # And for the monitoring: a counter per consumer.
+        scraped = (await svc.http.get("/metrics")).text
+        line = next(x for x in scraped.splitlines() if x.startswith("platform_consumer_restarts_total{"))
+        assert runner.consumer_name in line and float(line.split()[-1]) >= 2
 
 
 def test_a_newer_producers_extra_fields_are_ignored_when_consuming_only():

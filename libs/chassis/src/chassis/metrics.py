@@ -189,7 +189,15 @@ class _RuntimeCollector(Collector):
         pool = runtime._pool if runtime is not None else None
         in_use.add_metric([], float(pool.get_size() - pool.get_idle_size()) if pool is not None else 0.0)
         pool_size.add_metric([], float(pool.get_max_size()) if pool is not None else 0.0)
-        yield from (leader, published, in_use, pool_size)
+        # A consumer failing in a loop (restarting on the same offset) shows as a rising count.
+        restarts = CounterMetricFamily(
+            "platform_consumer_restarts",
+            "Restarts of a consumer's loop after an error (the last one is in /ops/status).",
+            labels=["consumer"],
+        )
+        for runner in runtime.runners if runtime is not None else ():
+            restarts.add_metric([runner.consumer_name], float(runner.restarts))
+        yield from (leader, published, in_use, pool_size, restarts)
         yield from self.metrics._cached
 
 
