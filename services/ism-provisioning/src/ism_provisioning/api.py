@@ -14,6 +14,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from chassis.auth import Principal, authorize_integrator, require
+from chassis.files import content_disposition
 from chassis.http import RuntimeDep
 from chassis.links import verify_link_token
 from contracts.errors import CommandRefused, NotFound, OutOfOrder
@@ -109,7 +110,7 @@ async def export_configuration_csv(
         section_as_csv(configuration, section),
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="ism-{integrator_id}-v{chosen}-{section}.csv"',
+            "Content-Disposition": content_disposition(f"ism-{integrator_id}-v{chosen}-{section}.csv"),
         },
     )
 

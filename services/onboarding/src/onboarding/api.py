@@ -156,12 +156,14 @@ async def create_electrical_profile(
 # --- the dossier ------------------------------------------------------------------------------------------
 
 
-#: Every uploaded file is checked in a worker process of its own, two at a time: a hostile file (a zip
+#: Every uploaded file is checked in a worker process of its own, one at a time: a hostile file (a zip
 #: bomb, an image declaring 13000×13000 px) costs at most this much and the service keeps answering.
-#: 320 MB above the worker's start is ~3× what the largest legitimate table needs.
+#: 192 MB above the worker's start: a 20,000-row table needs ~30, a 25 Mpx artwork ~140. One worker, so
+#: the service (~200 MB), the fork server and a worker at its limit fit the pod's 512 Mi. 20 s of CPU is
+#: ~3× what the slowest legitimate table (20,000 rows of XLSX) takes; the wall clock allows for waiting.
 FILE_CHECKER = Isolated(
-    limits=Limits(memory_bytes=320 * 1024 * 1024, cpu_seconds=20, wall_seconds=30),
-    max_workers=2,
+    limits=Limits(memory_bytes=192 * 1024 * 1024, cpu_seconds=20, wall_seconds=60),
+    max_workers=1,
     preload=[
         "onboarding.checks",
         "PIL.Image",
@@ -493,7 +495,7 @@ async def download_resource(name: str, who: Anyone) -> Response:
         return Response(
             content,
             media_type=_TEMPLATE_MEDIA[fmt],
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            headers={"Content-Disposition": content_disposition(name)},
         )
     if name not in RESOURCES:
         raise NotFound(f"no resource {name}", field="name")

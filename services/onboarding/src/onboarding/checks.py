@@ -40,9 +40,9 @@ _EXTENSIONS = {
 }
 _XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_TABLE_ROWS = 20_000
-#: Images without a required size (SIM artwork, a scanned ARCEP form): an A4 page at 600 dpi is 35 Mpx;
-#: past this the decode alone would cost more memory than the worker is allowed.
-MAX_IMAGE_PIXELS = 40_000_000
+#: Images without a required size (SIM artwork, a scanned ARCEP form): an A4 page at 300 dpi is 9 Mpx;
+#: past this the decode alone (4 bytes a pixel) would cost more memory than the worker is allowed.
+MAX_IMAGE_PIXELS = 25_000_000
 MAX_PDF_PAGES = 100
 
 

@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from chassis.auth import Principal, authorize_integrator, require
 from chassis.business_hours import french_holidays, within_business_hours
 from chassis.eventstore import Recorded
+from chassis.files import content_disposition
 from chassis.http import RuntimeDep
 from contracts.errors import NotFound
 from contracts.events import DomainEvent
@@ -285,7 +286,7 @@ def _xlsx(content: bytes, filename: str) -> Response:
     return Response(
         content,
         media_type=documents.XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+        headers={"Content-Disposition": content_disposition(filename), "Cache-Control": "no-store"},
     )
 
 

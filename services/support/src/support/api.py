@@ -21,6 +21,7 @@ from uuid_utils import uuid7
 
 from chassis.auth import Principal, authorize_integrator, require
 from chassis.exports import csv_text
+from chassis.files import content_disposition
 from chassis.http import RuntimeDep, problem
 from chassis.links import verify_link_token
 from contracts.errors import CommandRefused, NotFound
@@ -265,7 +266,7 @@ async def approved_integrators_csv(runtime: RuntimeDep, who: Staff) -> Response:
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="approved-integrators.csv"'},
+        headers={"Content-Disposition": content_disposition("approved-integrators.csv")},
     )
 
 
