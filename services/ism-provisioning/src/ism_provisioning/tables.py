@@ -8,16 +8,13 @@ so a price typed as 0.15 in Excel stays "0.15".
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import asdict
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from chassis import bounded
 from chassis.exports import csv_text
-from chassis.tables import sniff_delimiter
 from contracts.events.common import DossierItem, TableSnapshot
 from contracts.events.ism_provisioning import ISM_TABLE_COLUMNS
 from ism_provisioning.configuration import Configuration
@@ -28,57 +25,22 @@ class UnreadableTable(ValueError):
 
 
 def read_table(content: bytes, filename: str) -> TableSnapshot:
-    """The first sheet (XLSX) or the whole file (CSV, `,` or `;` separated) as text cells."""
+    """The first sheet (XLSX) or the whole file (CSV, `,` `;` tab or `|` separated) as text cells,
+    read by `chassis.bounded` as onboarding reads uploads: streamed, the declared dimension ignored."""
     name = filename.lower()
     if name.endswith(".xlsx"):
-        rows = _xlsx_rows(content)
+        kind = bounded.XLSX
     elif name.endswith(".csv"):
-        rows = _csv_rows(content)
+        kind = bounded.CSV
     else:
         raise UnreadableTable(f"{filename}: a table is a .csv or .xlsx file")
-    while rows and not any(cell.strip() for cell in rows[-1]):
-        rows.pop()
+    try:
+        rows = bounded.read_rows(content, kind)
+    except bounded.UnreadableTable as unreadable:
+        raise UnreadableTable(f"{filename}: {unreadable}") from None
     if not rows:
         raise UnreadableTable(f"{filename}: the file is empty")
     return TableSnapshot(columns=[c.strip() for c in rows[0]], rows=rows[1:])
-
-
-def _csv_rows(content: bytes) -> list[list[str]]:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = content.decode("cp1252")  # Excel on a French Windows saves CSV in cp1252
-    # The same choice as onboarding's: `;` (French Excel), `,`, tab or `|`, whichever splits the table.
-    delimiter = sniff_delimiter(text[:8192])
-    return [list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
-
-
-def _xlsx_rows(content: bytes) -> list[list[str]]:
-    from openpyxl import load_workbook  # only the XLSX path needs it
-
-    try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as bad:  # openpyxl raises many kinds of errors on a broken file
-        raise UnreadableTable(f"not a readable XLSX workbook: {bad}") from None
-    try:
-        sheet = workbook.worksheets[0]
-        return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        # repr is the shortest text that reads back as the same float: what the user typed.
-        text = format(Decimal(repr(value)), "f")
-        return text[:-2] if text.endswith(".0") else text
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
 
 
 # --- export --------------------------------------------------------------------------------------
