@@ -212,6 +212,13 @@ PATTERNS: Sequence[tuple[re.Pattern[str], Say]] = [
         lambda m: _("%(address)s is not a valid email address.", address=m[1]),
     ),
     (
+        re.compile(r"^the requester must be one of the integrator's contacts"),
+        lambda m: _(
+            "Your address is not yet among your company's contacts known to support: try again in a moment, "
+            "or ask the vendor to add it."
+        ),
+    ),
+    (
         re.compile(r"^the ticket is closed: reopen it before"),
         lambda m: _("The request is closed: reopen it first."),
     ),
