@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from platform_cli import samples
+from platform_cli.demo import CALL_LEAD, CALL_MINUTES, XLSX, next_support_slot
 from platform_cli.demo_cli import _drive
 
 from .conftest import WebPlatform, assert_accessible, new_page, shoot, sign_in
@@ -127,13 +130,15 @@ def test_a_technician_registers_a_call_works_it_to_closing_and_sees_it_in_the_st
 ) -> None:
     tech, address = _staff_page(web_platform, browser, "technician")
     tech.goto(f"{web_platform.web}/console/tickets")
+    tech.get_by_role("button", name="Enregistrer un appel ou un e-mail").click()
+    tech.wait_for_load_state()
     tech.check("#channel-phone")
     tech.select_option("#integrator_id", journey.integrator_id)
     tech.fill("#requester_name", "Jeanne Martin")
     tech.fill("#requester_email", "jeanne@telecom-exemple.fr")
     tech.fill("#subject", "Caisse bloquée à la clôture")
     tech.fill("#description", "Appel : la clôture journalière ne se termine pas depuis ce matin.")
-    tech.click("section[aria-labelledby=register] button[type=submit]")
+    tech.get_by_role("button", name="Enregistrer le ticket").click()
     tech.wait_for_load_state()
     assert "/console/tickets/" in tech.url
     assert "enregistré" in tech.locator("[role=status]").inner_text()
@@ -213,3 +218,248 @@ def test_a_technician_cannot_open_ops_pages(web_platform: WebPlatform, browser: 
     for path in ("/console/tickets", "/console/approvals", "/console/statistics"):
         response = tech.goto(f"{web_platform.web}{path}")
         assert response is not None and response.status == 200, path
+
+
+def test_approvals_a_release_published_then_withdrawn_names_the_warned_integrators(
+    web_platform: WebPlatform, browser: Any
+) -> None:
+    # A company name a spreadsheet would read as a formula: the export must not let it run.
+    info = web_platform.register_integrator(name='=HYPERLINK("http://x.example") Caisse SAS')
+    integrator_id, employee = info["integrator_id"], "Léa Formée"
+    with web_platform.api("support", "technician") as api:
+        for path, body in (
+            ("employees", {"employee_name": employee, "represents_integrator": True}),
+            (
+                "trainings",
+                {"employee_name": employee, "session_date": "2026-01-05", "trainer": "Marc Formateur"},
+            ),
+            (
+                "charter-signatures",
+                {"employee_name": employee, "signed_on": "2026-01-06", "charter_version": "DOC-QLT-18122014"},
+            ),
+        ):
+            r = api.post(f"/approvals/{integrator_id}/{path}", json=body)
+            assert r.status_code == 201, r.text
+
+    tech, _ = _staff_page(web_platform, browser, "technician")
+    # Support learns the company's name from onboarding's events (through the broker): a moment.
+    deadline = time.monotonic() + 20
+    tech.goto(f"{web_platform.web}/console/approvals")
+    while info["legal_name"] not in tech.locator("main").inner_text():
+        assert time.monotonic() < deadline, tech.locator("main").inner_text()
+        time.sleep(0.5)
+        tech.reload()
+    card = tech.locator("article", has_text=info["legal_name"])
+    assert employee in card.inner_text() and "DOC-QLT-18122014" in card.inner_text()
+    assert_accessible(tech)
+    csv = tech.request.get(f"{web_platform.web}/console/approvals/approved-integrators.csv")
+    assert csv.status == 200
+    line = next(line for line in csv.text().splitlines() if "HYPERLINK" in line)
+    assert not line.startswith("=") and not line.startswith('"='), line
+
+    version = f"9.{int(time.time())}.0"
+    tech.fill("#version", version)
+    tech.fill("#release_notes", "Correctif de la clôture journalière.")
+    tech.check("#certified")
+    tech.get_by_role("button", name="Publier la version").click()
+    tech.wait_for_load_state()
+    assert "publiée" in tech.locator("[role=status]").inner_text()
+    release = tech.locator("#releases ~ article", has_text=version)
+    release.locator("summary").click()
+    release.locator("input[name=reason]").fill("Anomalie de clôture")
+    release.locator("textarea[name=warning_message]").fill("N'installez plus la " + version + ".")
+    release.get_by_role("button", name="Retirer").click()
+    tech.wait_for_load_state()
+    warned = tech.locator("[role=status]").inner_text()
+    assert info["legal_name"] in warned, warned
+    assert "retirée" in tech.locator("#releases ~ article", has_text=version).inner_text()
+
+
+def test_operations_show_every_service_and_refresh_live(web_platform: WebPlatform, browser: Any) -> None:
+    ops, _ = _staff_page(web_platform, browser, "ops")
+    ops.goto(f"{web_platform.web}/console/operations")
+    services = ops.locator("#services-title ~ table tbody th").all_inner_texts()
+    assert services == ["onboarding", "sim-logistics", "ism-provisioning", "support", "notifier"]
+    assert "ne répond pas" not in ops.locator("main").inner_text()
+    assert_accessible(ops)
+    # htmx polls the live part every 5 s (no reload of the page).
+    with ops.expect_response(lambda r: r.url.endswith("/console/operations/live"), timeout=12_000) as polled:
+        pass
+    assert polled.value.status == 200
+    shoot(ops, "console-operations")
+
+
+def _ops_action(page: Any, action: str, **fields: str) -> None:
+    """One step action of the integrator page: open it, fill it, post it; the service recorded it."""
+    box = page.locator("details", has=page.locator(f"button[data-action={action}]"))
+    box.locator("summary").click()
+    for name, value in fields.items():
+        box.locator(f"[name={name}]").fill(value)
+    box.locator(f"button[data-action={action}]").click()
+    page.wait_for_load_state()
+    status = page.locator("[role=status]")
+    assert status.count() and "C'est fait" in status.inner_text(), page.locator("main").inner_text()[:2000]
+
+
+def _until(what: str, check: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout}s for {what}")
+        time.sleep(0.3)
+
+
+def test_ops_drive_an_integrator_from_registration_to_go_through_the_console(
+    web_platform: WebPlatform, browser: Any
+) -> None:
+    """Every vendor action is a click in the console; the integrator's side goes through its API (as
+    its portal does), so the test stays on what the console must do."""
+    info = web_platform.register_integrator()
+    integrator_id, siret = info["integrator_id"], info["siret"]
+    me = web_platform.api("onboarding", "integrator", integrator_id)
+    sims_api = web_platform.api("sim-logistics", "integrator", integrator_id)
+    ops, _ = _staff_page(web_platform, browser, "ops")
+    page_url = f"{web_platform.web}/console/integrators/{integrator_id}"
+
+    def submit(item: str, **parts: Any) -> None:
+        r = me.post(f"/integrators/{integrator_id}/dossier/{item}", **parts)
+        assert r.status_code == 201, (item, r.text)
+
+    # Step 1: ops send the sheet, the integrator returns it, ops create the profile.
+    ops.goto(page_url)
+    _ops_action(ops, "configuration-sheet")
+    submit("electrical_profile_sheet", files={"file": ("profil.xlsx", samples.configuration_sheet(), XLSX)})
+    ops.goto(page_url)
+    _ops_action(ops, "electrical-profile", profile_reference="EP-CONSOLE-1")
+
+    # The dossier, each item accepted in the console.
+    png = "image/png"
+    submit("logo", files={"file": ("logo.png", samples.logo(), png)})
+    submit(
+        "footer_banner",
+        files={"file": ("bandeau.png", samples.footer_banner(), png)},
+        data={"footer_text": info["footer_text"]},
+    )
+    submit("sim_artwork", files={"file": ("carte-sim.png", samples.artwork(), png)})
+    for item, rows in (
+        ("offers_table", samples.OFFERS),
+        ("tariffs_metropolitan", samples.TARIFFS_METROPOLITAN),
+        ("tariffs_international", samples.TARIFFS_INTERNATIONAL),
+    ):
+        submit(item, files={"file": (f"{item}.csv", samples.csv(rows), "text/csv")})
+    submit("terminals_table", files={"file": ("terminaux.xlsx", samples.xlsx(samples.TERMINALS), XLSX)})
+    submit("arcep_declaration", data={"sent_on": "2026-01-05"})
+    submit("invoice_sender_email", data={"email": f"facturation@{siret}.example"})
+    ops.goto(page_url)
+    # A table under review is shown as a table, with its rows.
+    assert ops.locator("table[data-item=offers_table] tbody tr").count() == len(samples.OFFERS) - 1
+    for item in (
+        "logo",
+        "footer_banner",
+        "sim_artwork",
+        "offers_table",
+        "tariffs_metropolitan",
+        "tariffs_international",
+        "terminals_table",
+        "arcep_declaration",
+        "invoice_sender_email",
+    ):
+        ops.locator(f"#item-{item}").get_by_role("button", name="Accepter").click()
+        ops.wait_for_load_state()
+        assert "acceptée" in ops.locator(f"#item-{item}").inner_text(), item
+
+    # Step 2: test SIMs shipped in the console, received and the call booked by the integrator.
+    _until(
+        "step 2 to open",
+        lambda: (r := sims_api.get(f"/integrators/{integrator_id}/sims")).is_success and r.json(),
+    )
+    ops.goto(page_url)
+    _ops_action(
+        ops,
+        "ship-test-sims",
+        iccid_1=samples.iccid(800_001),
+        iccid_2=samples.iccid(800_002),
+        carrier="Chronopost",
+        tracking_number="XY987654321FR",
+    )
+    assert sims_api.post(f"/integrators/{integrator_id}/test-sims/reception").status_code == 201
+    platform_now = datetime.fromisoformat(sims_api.get(f"/integrators/{integrator_id}/sims").json()["as_of"])
+    skew = platform_now - datetime.now(platform_now.tzinfo)
+    starts_at = next_support_slot(
+        platform_now.replace(microsecond=0) + CALL_LEAD + timedelta(seconds=1),
+        timedelta(minutes=CALL_MINUTES),
+    )
+    booked = sims_api.post(
+        f"/integrators/{integrator_id}/test-sims/validation-call",
+        json={
+            "starts_at": starts_at.isoformat(),
+            "duration_minutes": CALL_MINUTES,
+            "phone": "+33 6 01 02 03 04",
+        },
+    )
+    assert booked.status_code == 201, booked.text
+    wait = (starts_at - (datetime.now(platform_now.tzinfo) + skew)).total_seconds()
+    assert wait < 120, f"the next support slot is {wait:.0f}s away"
+    time.sleep(max(0.0, wait) + 0.5)
+    ops.goto(page_url)
+    _ops_action(ops, "validate-sims")
+
+    # Step 3: the integrator orders; ops start, deliver, send the note; the integrator confirms.
+    artwork = _until(
+        "the accepted artwork noted",
+        lambda: sims_api.get(f"/integrators/{integrator_id}/sims").json().get("accepted_artwork"),
+    )
+    ordered = sims_api.post(
+        f"/integrators/{integrator_id}/production-order",
+        json={
+            "quantity": 100,
+            "delivery_address": "12 rue de la Paix, 75002 Paris",
+            "artwork_reference": artwork,
+        },
+    )
+    assert ordered.status_code == 201, ordered.text
+    ops.goto(page_url)
+    _ops_action(ops, "start-production")
+    _ops_action(
+        ops,
+        "deliver-sims",
+        quantity="100",
+        iccid_first=samples.iccid(1),
+        iccid_last=samples.iccid(100),
+        delivery_note_number="BL-CONSOLE-1",
+    )
+    _ops_action(ops, "delivery-note", delivery_note_number="BL-CONSOLE-1", tariff_grid_reference="grille-v1")
+    assert sims_api.post(f"/integrators/{integrator_id}/production/reception").status_code == 201
+
+    # The ISM, configured from the accepted tables, delivered from the console: GO.
+    with web_platform.api("ism-provisioning", "integrator", integrator_id) as ism:
+        _until(
+            "the ISM configured",
+            lambda: (
+                (r := ism.get(f"/integrators/{integrator_id}/ism")).is_success
+                and r.json().get("configuration_version")
+                and r.json().get("sims_delivered")
+                and r.json().get("logo_reference")
+            ),
+            timeout=60,
+        )
+    ops.goto(page_url)
+    _ops_action(ops, "deliver-ism")
+
+    def live() -> bool:
+        ops.goto(f"{web_platform.web}/console?step=live")
+        return info["legal_name"] in ops.locator("main").inner_text()
+
+    _until("GO intégrateur on the board", live, timeout=60)
+    ops.goto(page_url)
+    assert "En production" in ops.locator("#facts").inner_text()
+    # Each vendor action recorded who did it: the signed-in ops member, in every service.
+    by = {
+        row.split("\t")[2]: row.split("\t")[3]
+        for row in ops.locator("#timeline ~ table tbody tr").all_inner_texts()
+    }
+    for event in ("ConfigurationSheetSent", "TestSimsShipped", "ProductionStarted", "ISMDelivered"):
+        assert by.get(event, "").startswith("ops"), (event, by.get(event))

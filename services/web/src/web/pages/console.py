@@ -483,29 +483,22 @@ async def _queue_page(
     queue: str = "open",
     order: str = "age",
     page_number: int = 1,
-    form: dict[str, str] | None = None,
-    errors: dict[str, str] | None = None,
-    status_code: int = 200,
 ) -> Response:
-    answer, integrators = await backends.gather(
-        backends.get(
-            "support",
-            "/ticket-queue",
-            person.caller,
-            params={
-                "queue": queue,
-                "order": order,
-                "limit": PAGE_SIZE + 1,
-                "offset": (page_number - 1) * PAGE_SIZE,
-            },
-        ),
-        backends.get("support", "/ticket-queue/integrators", person.caller),
+    answer = await backends.get(
+        "support",
+        "/ticket-queue",
+        person.caller,
+        params={
+            "queue": queue,
+            "order": order,
+            "limit": PAGE_SIZE + 1,
+            "offset": (page_number - 1) * PAGE_SIZE,
+        },
     )
     rows = answer["tickets"]
     return page(
         request,
         "console/tickets.html",
-        status_code=status_code,
         tickets=rows[:PAGE_SIZE],
         queue=queue,
         order=order,
@@ -514,6 +507,24 @@ async def _queue_page(
         page_number=page_number,
         previous_url=_query(queue=queue, order=order, page=page_number - 1) if page_number > 1 else None,
         next_url=_query(queue=queue, order=order, page=page_number + 1) if len(rows) > PAGE_SIZE else None,
+    )
+
+
+async def _new_ticket_page(
+    request: Request,
+    person: Person,
+    backends: Backends,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    # Its own page: the list of every integrator by name is read only when registering a ticket.
+    integrators = await backends.get("support", "/ticket-queue/integrators", person.caller)
+    return page(
+        request,
+        "console/ticket_new.html",
+        status_code=status_code,
         channels=("phone", "email"),
         integrators=integrators,
         form=form or {},
@@ -540,6 +551,11 @@ async def ticket_queue(
     )
 
 
+@router.get("/tickets/new")
+async def new_ticket(request: Request, person: Technician, backends: BackendsDep) -> Response:
+    return await _new_ticket_page(request, person, backends)
+
+
 @router.post("/tickets", dependencies=[CsrfChecked])
 async def register_ticket(request: Request, person: Technician, backends: BackendsDep) -> Response:
     """A phone call or an email registered as a ticket, before any answer (seed 004)."""
@@ -554,7 +570,7 @@ async def register_ticket(request: Request, person: Technician, backends: Backen
     try:
         opened = await backends.post("support", "/tickets", person.caller, json=body)
     except Refused as refused:
-        return await _queue_page(
+        return await _new_ticket_page(
             request,
             person,
             backends,
