@@ -309,3 +309,45 @@ def test_where_am_i_shows_each_step_its_deadline_who_owes_what_and_the_delivered
     # Dossier, steps 1 and 2, the ISM; step 3 waits for the integrator to confirm the delivery; GO to come.
     assert html.count('class="state state-done"') == 4
     assert "Confirmez la réception des SIM." in html
+
+
+def test_documents_are_matched_to_their_items_and_named_in_the_readers_language(english: None) -> None:
+    from web.pages import portal
+
+    listed = [
+        {"name": "offers_table-template.xlsx", "title": "Offres / Offers — modèle XLSX"},
+        {"name": "offers_table-template.csv", "title": "Offres / Offers — modèle CSV"},
+        {"name": "configuration-sheet", "title": "Blank postpaid configuration sheet"},
+        {"name": "../etc/passwd", "title": "not one of ours"},
+        {"name": "a-new-document", "title": "A new document"},
+    ]
+    by_item = portal._templates_by_item(listed)
+    assert by_item == {
+        "offers_table": [
+            {"name": "offers_table-template.xlsx", "label": "XLSX"},
+            {"name": "offers_table-template.csv", "label": "CSV"},
+        ],
+        "electrical_profile_sheet": [
+            {
+                "name": "configuration-sheet",
+                "label": "Postpaid configuration sheet of the electrical profile, to fill in column B",
+            }
+        ],
+    }
+    assert portal.document_title("tariffs_international-template.csv", "x") == (
+        "International tariffs — blank template (CSV)"
+    )
+    assert portal.document_title("a-new-document", "A new document") == "A new document"
+    # The file name a service gave is re-encoded by the portal, never passed through as a header.
+    headers = {
+        "content-disposition": "attachment; filename=\"x.csv\"; filename*=UTF-8''offres%20%C3%A9t%C3%A9.csv"
+    }
+    assert portal._filename(headers, "fallback") == "offres été.csv"
+    assert portal._filename({}, "fallback") == "fallback"
+    response = portal._download(b"a;b\n", "text/csv", 'evil"\r\nSet-Cookie: x=1.csv')
+    assert (
+        "\r" not in response.headers["content-disposition"]
+        and "\n" not in response.headers["content-disposition"]
+    )
+    assert response.headers["content-disposition"].startswith("attachment;")
+    assert response.headers["x-content-type-options"] == "nosniff"
