@@ -97,6 +97,8 @@ class ServiceRuntime:
             self, list(routers), title=f"{name} service", description=description or f"The {name} service."
         )
         self.extras: dict[str, Any] = {}
+        #: Resources the service's wiring opened (HTTP clients...), closed when the service stops.
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -183,6 +185,9 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._pool.close(), 5)
             self._pool = None
+        for close in self.on_stop:
+            with contextlib.suppress(Exception):
+                await close()
         self.tracer_provider.force_flush()
         self.tracer_provider.shutdown()
 
