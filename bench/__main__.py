@@ -94,6 +94,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--metrics-rounds", type=int, default=2, help="rounds of (off, on) for the metrics cost"
     )
+    parser.add_argument(
+        "--metrics-scrape-seconds", type=float, default=15.0, help="Prometheus's scrape interval, metrics on"
+    )
     web.add_arguments(parser)
     return parser.parse_args(argv)
 
@@ -337,7 +340,11 @@ def main(argv: list[str] | None = None) -> int:
         results |= whole_platform(args)
     if not args.skip_metrics_cost:
         results["metrics_cost"] = metrics_cost.run(
-            args.metrics_commands, args.e2e_concurrency, args.metrics_rounds, args.timeout
+            args.metrics_commands,
+            args.e2e_concurrency,
+            args.metrics_rounds,
+            args.timeout,
+            args.metrics_scrape_seconds,
         )
     if not args.skip_web:
         print("web front: the portal home and the staff pages on `make run`'s platform…", file=sys.stderr)

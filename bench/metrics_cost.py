@@ -4,8 +4,8 @@ at most 5 % more with them).
 `make run`'s platform (every service its own process), the e2e saturation run of `bench.e2e` (ops
 register integrators; the notifier records the contacts and sends the welcome email), alternately with
 the metrics off and on, restarting the services on the same data in between. With the metrics on, a
-real Prometheus scrapes every service every second (a scrape interval 15 to 30 times shorter than a
-usual one: the scrapes' own cost is counted at its worst), and the services refresh their gauges at
+real Prometheus scrapes every service every `scrape_seconds` (15 s by default, as a usual
+Prometheus; 1 s shows the scrapes' own cost at its worst), and the services refresh their gauges at
 their default interval. The figure is the sum of the six service processes' CPU seconds to the last
 email, per command; PostgreSQL, Tansu and the load generator are left out (the metrics do not run
 there), and so is Prometheus itself (reported beside).
@@ -39,7 +39,9 @@ async def _one_round(platform: e2e.Platform, n: int, concurrency: int, timeout: 
     return sum(v for k, v in cpu.items() if k in services) * 1000 / n
 
 
-def run(commands: int, concurrency: int, rounds: int, timeout: float) -> dict[str, Any]:
+def run(
+    commands: int, concurrency: int, rounds: int, timeout: float, scrape_seconds: float = 15.0
+) -> dict[str, Any]:
     root = e2e.scratch_dir()
     platform = e2e.Platform(root)
     figures: dict[str, list[float]] = {"off": [], "on": []}
@@ -62,8 +64,8 @@ def run(commands: int, concurrency: int, rounds: int, timeout: float) -> dict[st
                     root / f"prometheus-{index}",
                     free_port(),
                     targets,
-                    scrape_interval_seconds=1.0,
-                    evaluation_interval_seconds=1.0,
+                    scrape_interval_seconds=scrape_seconds,
+                    evaluation_interval_seconds=scrape_seconds,
                 ).start()
             print(f"metrics cost: round {index + 1}/{rounds * 2}, metrics {setting}…", file=sys.stderr)
             try:
@@ -94,10 +96,11 @@ def run(commands: int, concurrency: int, rounds: int, timeout: float) -> dict[st
         if prometheus_cpu
         else None,
         "commands": commands,
+        "scrape_interval_seconds": scrape_seconds,
         "what": (
             "e2e saturation (POST /integrators → relay → notifier → email), METRICS_ENABLED off and on "
-            "alternately, the services restarted in between; on: Prometheus scraping every service each "
-            "second. Median of the rounds; the sum of the service processes' CPU to the last email."
+            "alternately, the services restarted in between; on: Prometheus scraping every service every "
+            f"{scrape_seconds:g} s. Median of the rounds; the sum of the service processes' CPU to the last email."
         ),
     }
 

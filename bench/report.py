@@ -46,7 +46,7 @@ def print_table(report: dict[str, Any]) -> None:
         colour = "green" if ok else "red"
         console.print(
             f"metrics cost: services' CPU per command {cost['metrics_off']} ms without metrics, "
-            f"{cost['metrics_on']} ms with them (scraped every second): "
+            f"{cost['metrics_on']} ms with them (scraped every {cost['scrape_interval_seconds']:g} s): "
             f"[{colour}]×{cost['ratio']}[/{colour}] (target ≤ ×{cost['target_ratio']})"
         )
     load = report.get("load")

@@ -32,7 +32,7 @@ log = structlog.get_logger()
 
 # No `_created` series beside each counter and histogram: they doubled the exposition, and Prometheus
 # 2.x ignores them in the text format anyway.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # (untyped in prometheus-client)
 
 #: An async source of gauges, run by the refresh task: e.g. a service's business figures.
 GaugeSource = Callable[["ServiceRuntime"], Awaitable[Iterable[Metric]]]
@@ -224,6 +224,7 @@ async def _relay_lag(runtime: ServiceRuntime) -> list[Metric]:
         topic,
         RELAY_LAG_COUNT_CAP,
     )
+    assert row is not None  # an aggregate without GROUP BY: always one row
     count = GaugeMetricFamily(
         "platform_relay_lag_events",
         f"Committed events not yet published to the topic (counted up to {RELAY_LAG_COUNT_CAP}).",
