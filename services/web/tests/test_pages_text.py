@@ -4,7 +4,6 @@ negotiated as a browser asks."""
 from __future__ import annotations
 
 from web import catalog, i18n
-from web.store import AddressThrottle
 
 
 def test_every_message_of_the_pages_has_its_french_translation():
@@ -38,10 +37,3 @@ def test_dates_and_amounts_read_in_the_persons_language():
         assert "December" in i18n.day("2026-12-01T10:00:00+00:00")
     finally:
         i18n.current_locale.reset(token)
-
-
-def test_an_address_is_slowed_after_its_attempts():
-    throttle = AddressThrottle(limit=3, window=60)
-    assert [throttle.retry_after("10.0.0.1") for _ in range(3)] == [0, 0, 0]
-    assert throttle.retry_after("10.0.0.1") > 0
-    assert throttle.retry_after("10.0.0.2") == 0

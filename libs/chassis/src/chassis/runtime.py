@@ -24,6 +24,7 @@ from chassis.eventstore import ConcurrencyConflict, EventStore, Recorded
 from chassis.http import build_app
 from chassis.metrics import ServiceMetrics
 from chassis.projections import Projection, Projections
+from chassis.ratelimit import RateLimits
 from chassis.relay import Relay
 from chassis.schema import CHASSIS_SCHEMA
 from chassis.settings import ServiceSettings
@@ -97,6 +98,7 @@ class ServiceRuntime:
             self, list(routers), title=f"{name} service", description=description or f"The {name} service."
         )
         self.extras: dict[str, Any] = {}
+        self.rate_limits = RateLimits(settings.rate_limits_enabled)
         #: Resources the service's wiring opened (HTTP clients...), closed when the service stops.
         self.on_stop: list[Callable[[], Awaitable[None]]] = []
 

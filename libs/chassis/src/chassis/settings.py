@@ -67,6 +67,13 @@ class ServiceSettings(BaseSettings):
     #: Dev only: the service's clock runs this far ahead of the system's (`make demo` uses it to hold the
     #: SIM validation call in support hours at any hour). Leave 0 anywhere real.
     dev_clock_offset_seconds: float = 0.0
+    #: Rate limits (chassis.ratelimit), "<n>/<second|minute|hour>": each link token's uses (survey,
+    #: set-password), the email-sending commands of each integrator (tickets, messages), each staff
+    #: member's registrations. RATE_LIMITS_ENABLED=false only to measure throughput (bench).
+    rate_limits_enabled: bool = True
+    rate_limit_link: str = "20/minute"
+    rate_limit_integrator_emails: str = "30/minute"
+    rate_limit_registrations: str = "600/minute"
     #: Prometheus metrics at /metrics (METRICS_ENABLED); off only to measure what they cost (bench).
     metrics_enabled: bool = True
     #: How often the gauges that need a query (lags, dead letters, business figures) are recomputed.

@@ -169,6 +169,8 @@ def hash_password(password: str) -> str:
 
 async def _account_of_link(runtime: Any, token: str) -> tuple[Any, dict[str, Any]]:
     """Check the link's signature and expiry, then find the delivery it was issued for."""
+    # Per link, before anything else: whoever relays it (the web front calls for every person).
+    runtime.rate_limits.enforce("set-password-link", token, runtime.settings.rate_limit_link)
     secret = runtime.settings.link_signing_secret.get_secret_value()
     token_id, _ = verify_link_token(secret, SET_PASSWORD_LINK_PURPOSE, token, now=runtime.clock.now())
     rows = await runtime.projections.list(

@@ -64,6 +64,8 @@ class RegisterIntegrator(BaseModel):
 @router.post("/integrators", status_code=201)
 async def register_integrator(body: RegisterIntegrator, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
     """Register a new integrator (ops). A SIRET already registered is refused (422, code duplicate_siret)."""
+    # Registration sends the welcome email and the portal invitations: bounded per staff member.
+    runtime.rate_limits.enforce("registration", who.subject, runtime.settings.rate_limit_registrations)
     integrator_id = str(uuid7())
     registration = domain.Registration(**body.model_dump())
     siret = body.siret.replace(" ", "")

@@ -484,6 +484,7 @@ class OpenTicket(Command):
 @router.post("/tickets", status_code=201)
 async def open_ticket(body: OpenTicket, runtime: RuntimeDep, who: TechnicianOrIntegrator) -> dict[str, Any]:
     """Register a request (email, phone call or API) as a ticket — before any answer."""
+    _limit_integrator_emails(runtime, who)
     if who.role == "integrator":
         if body.integrator_id not in (None, who.integrator_id):
             raise HTTPException(404, "not found")
@@ -662,6 +663,7 @@ class PostMessage(Command):
 async def post_message(
     ticket_id: UUID, body: PostMessage, runtime: RuntimeDep, who: TechnicianOrIntegrator
 ) -> dict[str, Any]:
+    _limit_integrator_emails(runtime, who)
     return await _on_ticket(
         runtime,
         ticket_id,
@@ -759,6 +761,7 @@ class Reopen(Command):
 async def reopen_ticket(
     ticket_id: UUID, body: Reopen, runtime: RuntimeDep, who: TechnicianOrIntegrator
 ) -> dict[str, Any]:
+    _limit_integrator_emails(runtime, who)
     return await _on_ticket(
         runtime,
         ticket_id,
@@ -772,7 +775,18 @@ async def reopen_ticket(
 SurveyToken = Annotated[str, PathParam(min_length=1, max_length=200)]
 
 
+def _limit_integrator_emails(runtime: Any, who: Principal) -> None:
+    """What an integrator does here makes the vendor's address send email: bounded per integrator
+    (staff are the vendor's own people, known and audited)."""
+    if who.role == "integrator" and who.integrator_id:
+        runtime.rate_limits.enforce(
+            "integrator-emails", who.integrator_id, runtime.settings.rate_limit_integrator_emails
+        )
+
+
 async def _survey(runtime: Any, token: str) -> dict[str, Any]:
+    # Per link, before anything else: whoever relays it (the web front calls for every person).
+    runtime.rate_limits.enforce("survey-link", token, runtime.settings.rate_limit_link)
     secret = runtime.settings.link_signing_secret.get_secret_value()
     token_id, _ = verify_link_token(secret, SURVEY, token, now=runtime.clock.now())
     row: dict[str, Any] | None = await runtime.projections.get("support_surveys", str(token_id))

@@ -52,8 +52,8 @@ class Settings(ServiceSettings):
     password_reset_ttl_hours: int = Field(default=2, ge=1, le=72)
     #: Hours a session lasts (SESSION_HOURS).
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
-    #: Sign-in and reset attempts per client address per 15 minutes (SIGN_IN_ATTEMPTS_PER_ADDRESS).
-    sign_in_attempts_per_address: int = Field(default=30, ge=1)
+    #: Sign-in and reset requests per client address (RATE_LIMIT_SIGN_IN, chassis.ratelimit's syntax).
+    rate_limit_sign_in: str = "30 per 15 minutes"
     #: A trace backend's query API (e.g. Jaeger's `http://jaeger:16686`); else the local span files.
     trace_query_url: str | None = None
     #: The trace UI for a link beside the waterfall (e.g. `http://jaeger:16686/trace/{trace_id}`).
@@ -163,7 +163,6 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRunt
         settings.auth_secret.get_secret_value(),
     )
     runtime.extras["backends"] = backends
-    runtime.extras["address_throttle"] = store.AddressThrottle(settings.sign_in_attempts_per_address, 15 * 60)
     runtime.on_stop.append(backends.close)
     app = runtime.http_app
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-import time
-from collections import deque
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -120,32 +117,3 @@ async def count_failure(conn: Any, user_id: UUID, now: datetime) -> int:
 
 async def clear_failures(conn: Any, user_id: UUID) -> None:
     await conn.execute("DELETE FROM web_sign_in_failures WHERE user_id = $1", user_id)
-
-
-@dataclass
-class AddressThrottle:
-    """At most `limit` attempts per address in a sliding `window` (seconds), in this process.
-
-    Per process on purpose: it bounds a guesser's rate on each replica without a shared store; the
-    per-account lock (in the log) is what holds across replicas.
-    """
-
-    limit: int
-    window: float
-
-    def __post_init__(self) -> None:
-        self._hits: dict[str, deque[float]] = {}
-
-    def retry_after(self, address: str) -> int:
-        """0 when this attempt may go on (and is counted), else seconds to wait."""
-        now = time.monotonic()
-        hits = self._hits.setdefault(address, deque())
-        while hits and now - hits[0] > self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return max(1, int(self.window - (now - hits[0])) + 1)
-        hits.append(now)
-        if len(self._hits) > 10_000:  # forget idle addresses; the map stays bounded
-            for key in [k for k, v in self._hits.items() if not v or now - v[-1] > self.window]:
-                del self._hits[key]
-        return 0

@@ -48,6 +48,29 @@ def password_problem(password: str, confirmation: str) -> str | None:
     return None
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def too_many(request: Request, title: str) -> Response | None:
+    """A link page's POST, bounded per client address: a page that says when to come back (429)."""
+    runtime = runtime_of(request)
+    wait = runtime.rate_limits.retry_after(
+        "link-page", client_address(request), runtime.settings.rate_limit_link
+    )
+    if not wait:
+        return None
+    response = render(
+        request,
+        "link_problem.html",
+        status_code=429,
+        title=title,
+        message=_("Too many attempts from your address. Try again in %(s)s seconds.", s=wait),
+    )
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 def link_problem(error: Refusal) -> str:
     """A kind sentence for a link that cannot be used, in the reader's language."""
     code = getattr(error, "code", "")
@@ -83,8 +106,9 @@ async def login(
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     runtime = runtime_of(request)
-    address = request.client.host if request.client else "?"
-    wait = runtime.extras["address_throttle"].retry_after(address)
+    wait = runtime.rate_limits.retry_after(
+        "sign-in", client_address(request), runtime.settings.rate_limit_sign_in
+    )
     if wait:
         response = render(
             request,
@@ -186,6 +210,8 @@ async def _choose_password_page(request: Request, purpose: str, token: str, titl
 async def _choose_password(
     request: Request, purpose: str, token: str, title: str, password: str, confirmation: str
 ) -> Response:
+    if limited := too_many(request, title):
+        return limited
     runtime = runtime_of(request)
     try:
         holder = await commands.link_holder(runtime, purpose, token)
@@ -242,8 +268,9 @@ async def reset_request_page(request: Request) -> Response:
 @router.post("/password-reset", dependencies=[CsrfChecked])
 async def request_reset(request: Request, email: Annotated[str, Form(max_length=320)] = "") -> Response:
     runtime = runtime_of(request)
-    address = request.client.host if request.client else "?"
-    wait = runtime.extras["address_throttle"].retry_after(address)
+    wait = runtime.rate_limits.retry_after(
+        "sign-in", client_address(request), runtime.settings.rate_limit_sign_in
+    )
     if wait:
         response = render(
             request,
@@ -313,6 +340,8 @@ async def answer_survey(
     comment: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
     title = _("Your opinion on our support")
+    if limited := too_many(request, title):
+        return limited
     if rating is None:
         try:
             survey = await backends.get("support", f"/surveys/{token[:200]}", None)
@@ -372,6 +401,8 @@ async def ism_set_password(
     confirmation: Annotated[str, Form(max_length=MAX_PASSWORD + 1)] = "",
 ) -> Response:
     title = _("Your provisioning platform (ISM) password")
+    if limited := too_many(request, title):
+        return limited
     try:
         account: dict[str, Any] = await backends.get(
             "ism-provisioning", "/ism/set-password", None, params={"token": token}
