@@ -200,6 +200,20 @@ async def test_a_worker_over_its_memory_or_cpu_limit_is_stopped_and_said_so() ->
     assert len(outcome.value) == 32 * MB and 32 * MB < outcome.peak_rss_bytes < 250 * MB
 
 
+async def test_workers_run_at_most_max_workers_at_a_time() -> None:
+    one = Isolated(limits=Limits(wall_seconds=10), max_workers=1)
+    started = time.perf_counter()
+    await asyncio.gather(*(one.run(time.sleep, 0.5) for _ in range(3)))
+    assert time.perf_counter() - started >= 1.5  # one after the other, not side by side
+
+    # Another event loop (a service run in a thread, as the schemathesis tests do) gets its own cap
+    # (an asyncio.Semaphore that once waited on this loop would refuse to wait on another).
+    async def two_at_once() -> list[int]:
+        return list(await asyncio.gather(one.run(abs, -3), one.run(abs, -4)))
+
+    assert await asyncio.to_thread(asyncio.run, two_at_once()) == [3, 4]
+
+
 # --- filenames ---------------------------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ import os
 import resource
 import signal
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -127,17 +128,21 @@ class Isolated:
             os.environ[_MAIN_PATH_VARIABLE] = main_path  # read by the fork server it starts
         # Heeded only before the fork server first starts (one per service process).
         self._context.set_forkserver_preload(["chassis.isolation", *preload])
-        self._slots: asyncio.Semaphore | None = None
+        # One semaphore per event loop (a service has one; a test may run services on several loops, and
+        # an asyncio.Semaphore belongs to the loop it first waited on).
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
         outcome = await self.run_measured(func, *args)
         return outcome.value  # type: ignore[no-any-return]
 
     async def run_measured(self, func: Callable[..., Any], *args: Any) -> Outcome:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.max_workers)
+        loop = asyncio.get_running_loop()
+        slots = self._slots.setdefault(loop, asyncio.Semaphore(self.max_workers))
         # The cap: more uploads at once wait here (cheaply, on the loop), not in forked processes.
-        async with self._slots:
+        async with slots:
             return await asyncio.to_thread(self._run_blocking, func, args)
 
     def _run_blocking(self, func: Callable[..., Any], args: tuple[Any, ...]) -> Outcome:
@@ -172,8 +177,13 @@ class Isolated:
         return f"reading it needs more than {self.limits.memory_bytes // (1024 * 1024)} MB of memory"
 
     def _death(self, exitcode: int | None) -> str:
-        if exitcode in (-signal.SIGXCPU, -signal.SIGKILL):
+        if exitcode == -signal.SIGXCPU:
             return f"reading it took more than {self.limits.cpu_seconds} s of CPU"
+        if exitcode == -signal.SIGKILL:  # the CPU hard limit, or the kernel's out-of-memory killer
+            return (
+                f"reading it took more than {self.limits.cpu_seconds} s of CPU "
+                f"or {self.limits.memory_bytes // (1024 * 1024)} MB of memory"
+            )
         if exitcode in (-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS):
             # A C library that could not allocate under RLIMIT_AS aborts rather than raise.
             return self._memory_reason()
