@@ -304,6 +304,7 @@ class ReactionRunner:
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         loop = asyncio.get_running_loop()
         last_wipe_check = loop.time()
+        fetch_wait = kafka.AdaptiveFetchWait(consumer, self.runtime.settings)
         while not self._stopping:
             try:
                 batches = await consumer.getmany(timeout_ms=200, max_records=500)
@@ -314,6 +315,8 @@ class ReactionRunner:
                 # would fail every fetch from the same offset, for ever. Find it and dead-letter it.
                 await self._step_past_unreadable(consumer, error)
                 continue
+            # Before anything awaits: the fetcher's next request must already carry the new wait.
+            fetch_wait.observe(sum(map(len, batches.values())))
             if loop.time() - last_wipe_check > 2.0:
                 await self._rejoin_if_broker_was_wiped(consumer)
                 last_wipe_check = loop.time()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -46,6 +47,45 @@ def consumer(
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
+
+
+class AdaptiveFetchWait:
+    """A consumer's fetch wait, short while messages flow and long when idle.
+
+    Tansu does not answer a fetch early when data arrives: the wait bounds delivery latency, so it is
+    short (KAFKA_FETCH_MAX_WAIT_MS, 20 ms) — which at rest is 50 empty fetches a second per consumer,
+    most of an idle platform's CPU in the broker and the services. After KAFKA_IDLE_AFTER_MS without a
+    message the wait becomes KAFKA_IDLE_FETCH_MAX_WAIT_MS; the fetch that brings the next message
+    ends it, and `observe` makes the one after short again before the fetcher sends it (the
+    consumer's `getmany` returns to us before aiokafka's fetch task runs again).
+
+    aiokafka reads the wait from its fetcher for each request it builds; it has no public setter, so
+    this sets the fetcher's attribute (tests/test_idle_fetch.py fails if that attribute goes)."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, settings: ServiceSettings) -> None:
+        self._consumer = consumer
+        self.short_ms = settings.kafka_fetch_max_wait_ms
+        self.long_ms = max(settings.kafka_idle_fetch_max_wait_ms, self.short_ms)
+        self._idle_after = settings.kafka_idle_after_ms / 1000
+        self._last_message = time.monotonic()
+        self.current_ms = self.short_ms
+
+    def observe(self, messages: int) -> None:
+        """After each `getmany`: how many messages it returned."""
+        now = time.monotonic()
+        if messages:
+            self._last_message = now
+            self._set(self.short_ms)
+        elif now - self._last_message >= self._idle_after:
+            self._set(self.long_ms)
+
+    def _set(self, wait_ms: int) -> None:
+        if wait_ms == self.current_ms:
+            return
+        fetcher = getattr(self._consumer, "_fetcher", None)
+        if fetcher is not None and hasattr(fetcher, "_fetch_max_wait_ms"):
+            fetcher._fetch_max_wait_ms = wait_ms
+            self.current_ms = wait_ms
 
 
 async def ensure_topics(settings: ServiceSettings, names: Iterable[str]) -> None:

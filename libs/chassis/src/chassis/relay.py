@@ -50,6 +50,8 @@ LINKS_PER_SPAN = 128
 #: burst, a republish) gets a span per `LINKS_PER_SPAN` events, linked to each appending span: a span
 #: per event there cost as much as the publishing itself.
 SPAN_PER_EVENT_UP_TO = 32
+#: The longest the relay sleeps between polls when nothing is published (a notification ends it).
+IDLE_POLL_SECONDS = 5.0
 
 #: The next committed events, each as the message it becomes: PostgreSQL writes the envelope around
 #: the stored payload (no decode and re-encode in Python) and hands key, value and headers as bytes.
@@ -191,7 +193,9 @@ class Relay:
                 )
                 await self._check_broker_kept_our_messages()
                 last_check = asyncio.get_running_loop().time()
+                quiet_polls = 0
                 while not self._stopping:
+                    published = self.published_total
                     more = await self.publish_once()
                     now = asyncio.get_running_loop().time()
                     if now - last_check > 2.0:
@@ -199,9 +203,14 @@ class Relay:
                         last_check = now
                     if more:
                         continue
+                    # The poll is a safety net behind LISTEN/NOTIFY, which wakes us at once: while
+                    # nothing goes out it stretches (1, 2, 4 s… up to IDLE_POLL_SECONDS), an idle
+                    # platform's relays then wake rarely; anything published makes it 1 s again.
+                    quiet_polls = 0 if self.published_total != published else min(quiet_polls + 1, 8)
+                    wait = min(self.poll_seconds * 2**quiet_polls, max(self.poll_seconds, IDLE_POLL_SECONDS))
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                        await asyncio.wait_for(self._wake.wait(), wait)
             finally:
                 with contextlib.suppress(Exception):
                     await lock_conn.remove_listener(APPENDED_CHANNEL, self._on_notify)
@@ -395,6 +404,9 @@ class Relay:
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         if set(consumer.assignment()) != set(tps):
             consumer.assign(tps)
+            # Only end offsets are asked of it: paused, it does not fetch the topic in the background
+            # (an assigned consumer would, 50 times a second when the topic is idle).
+            consumer.pause(*tps)
         ends = await consumer.end_offsets(tps) if tps else {}
         on_broker = sum(ends.values())
         async with self.pool.acquire() as conn:

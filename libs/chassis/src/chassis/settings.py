@@ -31,6 +31,12 @@ class ServiceSettings(BaseSettings):
     kafka_idempotence: bool = False
     #: Tansu does not wake a fetch on new data: the wait bounds delivery latency (ARCHITECTURE.md).
     kafka_fetch_max_wait_ms: int = Field(default=20, ge=1, le=5000)
+    #: The wait once nothing has come for KAFKA_IDLE_AFTER_MS: an idle platform stops polling the broker
+    #: 50 times a second per consumer (`make run` at rest, bench/idle.py: 50 % of a core before, 4 % after). The first
+    #: message after a lull waits at most this; the next fetch is short again; messages a few seconds
+    #: apart keep the short wait (chassis.kafka.AdaptiveFetchWait). Equal to the short wait: no adapting.
+    kafka_idle_fetch_max_wait_ms: int = Field(default=1000, ge=1, le=5000)
+    kafka_idle_after_ms: int = Field(default=5000, ge=0)
     #: Namespaces topics and consumer groups (tests run isolated platforms on one broker).
     kafka_topic_prefix: str = ""
     kafka_topic_partitions: int = Field(default=6, ge=1)
