@@ -166,6 +166,8 @@ def test_a_ticket_opened_on_the_portal_shows_the_technicians_reply_but_not_the_i
         time.sleep(0.5)
     assert "Votre demande est enregistrée" in page.locator("[role=status]").inner_text()
     ticket_id = re.search(r"/portal/support/tickets/([0-9a-f-]+)", page.url)[1]  # type: ignore[index]
+    number = re.search(r"T-\d{4}-\d{6}", page.locator("h1").inner_text())  # as its emails name it
+    assert number is not None, page.locator("h1").inner_text()
 
     with web_platform.api("support", "technician") as tech:
         for body, internal in (
@@ -189,6 +191,7 @@ def test_a_ticket_opened_on_the_portal_shows_the_technicians_reply_but_not_the_i
     assert_accessible(page)
     page.goto(f"{web_platform.web}/portal/support")
     assert "Le lecteur de cartes ne répond plus" in page.locator("#tickets").inner_text()
+    assert number[0] in page.locator("#tickets").inner_text()
     assert_accessible(page)
 
 
