@@ -194,6 +194,20 @@ def test_a_ticket_opened_on_the_portal_shows_the_technicians_reply_but_not_the_i
     assert number[0] in page.locator("#tickets").inner_text()
     assert_accessible(page)
 
+    # An installation report the integrator may not file yet: every reason, beside the form, in French.
+    page.fill("#end_user_site", "Boulangerie Martin, Lyon")
+    page.fill("#version", "9.9.9")
+    page.check("#nf525_security")
+    page.click("#reports form button[type=submit]")
+    page.wait_for_load_state()
+    refused = page.locator("#report-problems").inner_text()
+    assert "Votre société n’est pas encore agréée." in refused, refused
+    assert "La compatibilité du matériel n’est pas confirmée." in refused
+    assert "Non attesté : Inaltérabilité des données, Conservation des données" in refused
+    assert page.input_value("#end_user_site") == "Boulangerie Martin, Lyon"  # what was typed is kept
+    assert page.is_checked("#nf525_security")
+    assert_accessible(page)
+
 
 def test_the_portal_in_french_then_in_english(web_platform: WebPlatform, browser: Any) -> None:
     page = new_page(browser)
