@@ -4,7 +4,7 @@ Chromium driven by Playwright.
 - `web_platform` (session): PostgreSQL, the broker, the SMTP sink and the six services on free ports in
   a temporary folder; stopped at the end, nothing left running. Its helpers register integrators
   through the API, add staff users, and read the emails the notifier sent (the `.eml` files).
-- `browser` (session) / `page` (per test): Debian's Chromium (`CHROMIUM` or /usr/bin/chromium),
+- `browser` (module) / `page` (per test): Debian's Chromium (`CHROMIUM` or /usr/bin/chromium),
   launched with `executable_path` — Playwright's own browser download is not reachable here.
 - `shoot(page, name)`: a screenshot in docs/screenshots/ (the README's gallery for reviewers).
 - `assert_accessible(page)`: axe-core (vendored from npm) injected into the page; no serious or
@@ -232,8 +232,10 @@ def web_platform() -> Iterator[WebPlatform]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Per module, not per session: Playwright's sync API keeps an event loop running in this thread
+    while it is started, and the async tests of the other modules need the thread's loop free."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
