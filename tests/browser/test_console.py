@@ -76,8 +76,11 @@ def test_ops_review_a_logo_see_it_refuse_it_and_the_integrator_reads_why(
 
     reason = "Le logo doit reprendre la couleur de la marque (bleu 2945C)."
     ops.fill("#reason-logo", reason)
-    ops.click("#item-logo button.secondary")
+    with ops.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/rejection")) as posted:
+        ops.click("#item-logo button.secondary")
     ops.wait_for_load_state()
+    # The web front's answer names its trace, and the service's event belongs to that same trace.
+    click_trace = posted.value.headers["traceparent"].split("-")[1]
     assert "refusé" in ops.locator("[role=status]").inner_text()
     assert reason in ops.locator("#item-logo").inner_text()
 
@@ -89,6 +92,7 @@ def test_ops_review_a_logo_see_it_refuse_it_and_the_integrator_reads_why(
         events = api.get(f"/ops/integrators/{integrator_id}/events").json()
     refused = [e for e in events if e["event_type"] == "DossierItemRejected"]
     assert refused and refused[-1]["by"].startswith("ops"), refused
+    assert refused[-1]["trace_id"] == click_trace
 
 
 def test_ops_open_the_trace_of_the_production_order_from_the_timeline(
@@ -196,8 +200,11 @@ def test_a_technician_registers_a_call_works_it_to_closing_and_sees_it_in_the_st
 
 def test_a_technician_cannot_open_ops_pages(web_platform: WebPlatform, browser: Any, journey: Any) -> None:
     tech, _ = _staff_page(web_platform, browser, "technician")
+    # Signed in, a technician lands on the support desk, not on ops' integrators board.
+    assert tech.url == f"{web_platform.web}/console/tickets"
+    response = tech.goto(f"{web_platform.web}/console")
+    assert response is not None and tech.url == f"{web_platform.web}/console/tickets"
     for path in (
-        "/console",
         f"/console/integrators/{journey.integrator_id}",
         "/console/operations",
         "/console/traces/" + "0" * 31 + "1",

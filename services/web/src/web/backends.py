@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from opentelemetry import propagate
 
 from chassis.auth import mint_token
 
@@ -94,6 +95,9 @@ class Backends:
                 ttl=TOKEN_TTL,
             )
             headers["Authorization"] = f"Bearer {token}"
+        # The page's trace goes on into the service: a console action's events, and their trace,
+        # start at the person's click (the web front's span), not at the service's own request.
+        propagate.inject(headers)
         return headers
 
     async def request(

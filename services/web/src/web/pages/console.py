@@ -19,7 +19,17 @@ from fastapi.responses import Response
 from web import traces
 from web.backends import SERVICES, Backends, Refused, ServiceDown
 from web.i18n import _
-from web.pages.common import BackendsDep, CsrfChecked, Ops, Person, Technician, redirect, render, runtime_of
+from web.pages.common import (
+    BackendsDep,
+    CsrfChecked,
+    Ops,
+    Person,
+    Staff,
+    Technician,
+    redirect,
+    render,
+    runtime_of,
+)
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -165,13 +175,16 @@ def _query(**params: Any) -> str:
 @router.get("")
 async def integrators_board(
     request: Request,
-    person: Ops,
+    person: Staff,
     backends: BackendsDep,
     step: Annotated[str | None, Query(max_length=30)] = None,
     overdue: Annotated[bool, Query()] = False,
     waiting: Annotated[str | None, Query(max_length=20)] = None,
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
+    if person.role != "ops":
+        # The console's home after signing in: the board is ops', a technician's desk is the queue.
+        return redirect("/console/tickets")
     step = step if step in STEPS else None
     waiting = waiting if waiting in ("vendor", "integrator") else None
     rows = await backends.get(
@@ -773,33 +786,32 @@ async def withdraw_release(
 # --- statistics -------------------------------------------------------------------------------------
 
 
+def _hours(value: float | None) -> float | None:
+    """Support hours as read: two decimals (a bar is drawn for what the number beside it says)."""
+    return None if value is None else round(value, 2)
+
+
 def _bars(groups: dict[str, Any], label: Any) -> list[dict[str, Any]]:
     """One chart's rows: the group's figures and each bar's width relative to the largest."""
-    top = max((g["tickets"] for g in groups.values()), default=0) or 1
-    top_take = (
-        max((g["time_to_take"]["average_business_hours"] or 0 for g in groups.values()), default=0) or 1
-    )
-    top_resolve = (
-        max((g["time_to_resolve"]["average_business_hours"] or 0 for g in groups.values()), default=0) or 1
-    )
-    return [
+    rows = [
         {
             "name": name,
             "label": label(name),
             "tickets": g["tickets"],
-            "tickets_pct": round(g["tickets"] / top * 100, 1),
-            "take": g["time_to_take"]["average_business_hours"],
-            "take_pct": round((g["time_to_take"]["average_business_hours"] or 0) / top_take * 100, 1),
-            "resolve": g["time_to_resolve"]["average_business_hours"],
-            "resolve_pct": round(
-                (g["time_to_resolve"]["average_business_hours"] or 0) / top_resolve * 100, 1
-            ),
+            "take": _hours(g["time_to_take"]["average_business_hours"]),
+            "resolve": _hours(g["time_to_resolve"]["average_business_hours"]),
             "rating": g["satisfaction"]["average_rating"],
-            "rating_pct": round((g["satisfaction"]["average_rating"] or 0) / 5 * 100, 1),
             "answers": g["satisfaction"]["answers"],
         }
         for name, g in groups.items()
     ]
+    for key in ("tickets", "take", "resolve"):
+        top = max((r[key] or 0 for r in rows), default=0) or 1
+        for r in rows:
+            r[f"{key}_pct"] = round((r[key] or 0) / top * 100, 1)
+    for r in rows:
+        r["rating_pct"] = round((r["rating"] or 0) / 5 * 100, 1)
+    return rows
 
 
 @router.get("/statistics")
