@@ -146,6 +146,7 @@ def test_a_technician_registers_a_call_works_it_to_closing_and_sees_it_in_the_st
     tech.wait_for_load_state()
     assert "/console/tickets/" in tech.url
     assert "enregistré" in tech.locator("[role=status]").inner_text()
+    assert_accessible(tech)
     ticket_url = tech.url.split("?")[0]
 
     tech.select_option("#category", "incident")
