@@ -321,46 +321,59 @@ def _until(what: str, check: Any, timeout: float = 30.0) -> Any:
 
 
 def test_ops_drive_an_integrator_from_registration_to_go_through_the_console(
-    web_platform: WebPlatform, browser: Any
+    web_platform: WebPlatform, browser: Any, page: Any
 ) -> None:
-    """Every vendor action is a click in the console; the integrator's side goes through its API (as
-    its portal does), so the test stays on what the console must do."""
-    info = web_platform.register_integrator()
-    integrator_id, siret = info["integrator_id"], info["siret"]
-    me = web_platform.api("onboarding", "integrator", integrator_id)
+    """Every vendor action is a click in the console; the integrator's side is done on its portal
+    (`page`), except booking the validation call: the portal offers the next free support slots, and
+    the test books one seconds away through the API so that it can be held and validated at once."""
+    info = invited_integrator(web_platform, page)
+    integrator_id = info["integrator_id"]
     sims_api = web_platform.api("sim-logistics", "integrator", integrator_id)
     ops, _ = _staff_page(web_platform, browser, "ops")
     page_url = f"{web_platform.web}/console/integrators/{integrator_id}"
 
-    def submit(item: str, **parts: Any) -> None:
-        r = me.post(f"/integrators/{integrator_id}/dossier/{item}", **parts)
-        assert r.status_code == 201, (item, r.text)
+    def submit(item: str, name: str = "", content: bytes = b"", media_type: str = "", **fields: str) -> None:
+        """The integrator sends a dossier item with its portal's form."""
+        page.goto(f"{web_platform.web}/portal/dossier")
+        form = page.locator(f"#{item} form")
+        if content:
+            form.locator("input[type=file]").set_input_files(
+                files=[{"name": name, "mimeType": media_type, "buffer": content}]
+            )
+        for field, value in fields.items():
+            form.locator(f"[name={field}]").fill(value)
+        with page.expect_response(
+            lambda r: r.request.method == "POST" and f"/portal/dossier/{item}" in r.url
+        ) as sent:
+            form.locator("button[type=submit]").click()
+        page.wait_for_load_state()
+        assert sent.value.status in (200, 303), (
+            item,
+            sent.value.status,
+            page.locator("main").inner_text()[:1000],
+        )
 
     # Step 1: ops send the sheet, the integrator returns it, ops create the profile.
     ops.goto(page_url)
     _ops_action(ops, "configuration-sheet")
-    submit("electrical_profile_sheet", files={"file": ("profil.xlsx", samples.configuration_sheet(), XLSX)})
+    submit("electrical_profile_sheet", "profil.xlsx", samples.configuration_sheet(), XLSX)
     ops.goto(page_url)
     _ops_action(ops, "electrical-profile", profile_reference="EP-CONSOLE-1")
 
-    # The dossier, each item accepted in the console.
-    png = "image/png"
-    submit("logo", files={"file": ("logo.png", samples.logo(), png)})
-    submit(
-        "footer_banner",
-        files={"file": ("bandeau.png", samples.footer_banner(), png)},
-        data={"footer_text": info["footer_text"]},
-    )
-    submit("sim_artwork", files={"file": ("carte-sim.png", samples.artwork(), png)})
+    # The dossier, sent on the portal, each item accepted in the console.
+    png_type = "image/png"
+    submit("logo", "logo.png", samples.logo(), png_type)
+    submit("footer_banner", "bandeau.png", samples.footer_banner(), png_type, footer_text=info["footer_text"])
+    submit("sim_artwork", "carte-sim.png", samples.artwork(), png_type)
     for item, rows in (
         ("offers_table", samples.OFFERS),
         ("tariffs_metropolitan", samples.TARIFFS_METROPOLITAN),
         ("tariffs_international", samples.TARIFFS_INTERNATIONAL),
     ):
-        submit(item, files={"file": (f"{item}.csv", samples.csv(rows), "text/csv")})
-    submit("terminals_table", files={"file": ("terminaux.xlsx", samples.xlsx(samples.TERMINALS), XLSX)})
-    submit("arcep_declaration", data={"sent_on": "2026-01-05"})
-    submit("invoice_sender_email", data={"email": f"facturation@{siret}.example"})
+        submit(item, f"{item}.csv", samples.csv(rows), "text/csv")
+    submit("terminals_table", "terminaux.xlsx", samples.xlsx(samples.TERMINALS), XLSX)
+    submit("arcep_declaration", sent_on="2026-01-05")
+    submit("invoice_sender_email", email=f"facturation@integrateur-{info['siret']}.fr")
     ops.goto(page_url)
     # A table under review is shown as a table, with its rows.
     assert ops.locator("table[data-item=offers_table] tbody tr").count() == len(samples.OFFERS) - 1
@@ -393,7 +406,9 @@ def test_ops_drive_an_integrator_from_registration_to_go_through_the_console(
         carrier="Chronopost",
         tracking_number="XY987654321FR",
     )
-    assert sims_api.post(f"/integrators/{integrator_id}/test-sims/reception").status_code == 201
+    page.goto(f"{web_platform.web}/portal/sims")
+    page.locator("form[action='/portal/sims/test-sims/reception'] button").click()
+    page.wait_for_load_state()
     platform_now = datetime.fromisoformat(sims_api.get(f"/integrators/{integrator_id}/sims").json()["as_of"])
     skew = platform_now - datetime.now(platform_now.tzinfo)
     starts_at = next_support_slot(
@@ -420,15 +435,12 @@ def test_ops_drive_an_integrator_from_registration_to_go_through_the_console(
         "the accepted artwork noted",
         lambda: sims_api.get(f"/integrators/{integrator_id}/sims").json().get("accepted_artwork"),
     )
-    ordered = sims_api.post(
-        f"/integrators/{integrator_id}/production-order",
-        json={
-            "quantity": 100,
-            "delivery_address": "12 rue de la Paix, 75002 Paris",
-            "artwork_reference": artwork,
-        },
-    )
-    assert ordered.status_code == 201, ordered.text
+    page.goto(f"{web_platform.web}/portal/sims")
+    page.fill("#quantity", "100")
+    page.fill("#delivery_address", "12 rue de la Paix, 75002 Paris")
+    assert page.locator("#artwork_reference").input_value() == artwork
+    page.locator("form[action='/portal/sims/production-order'] button").click()
+    page.wait_for_load_state()
     ops.goto(page_url)
     _ops_action(ops, "start-production")
     _ops_action(
@@ -440,7 +452,10 @@ def test_ops_drive_an_integrator_from_registration_to_go_through_the_console(
         delivery_note_number="BL-CONSOLE-1",
     )
     _ops_action(ops, "delivery-note", delivery_note_number="BL-CONSOLE-1", tariff_grid_reference="grille-v1")
-    assert sims_api.post(f"/integrators/{integrator_id}/production/reception").status_code == 201
+    page.goto(f"{web_platform.web}/portal/sims")
+    page.locator("form[action='/portal/sims/reception'] button").click()
+    page.wait_for_load_state()
+    assert sims_api.get(f"/integrators/{integrator_id}/sims").json()["production"]["reception_confirmed"]
 
     # The ISM, configured from the accepted tables, delivered from the console: GO.
     with web_platform.api("ism-provisioning", "integrator", integrator_id) as ism:
