@@ -189,6 +189,17 @@ def test_a_technician_registers_a_call_works_it_to_closing_and_sees_it_in_the_st
     tech.wait_for_load_state()
     assert "clôturé" in tech.locator("#ticket-status").inner_text()
 
+    # The integrator reopens it and writes: the technician's queue shows both.
+    ticket_id = ticket_url.rsplit("/", 1)[-1]
+    with web_platform.api("support", "integrator", journey.integrator_id) as integrator:
+        r = integrator.post(f"/tickets/{ticket_id}/reopening", json={"reason": "La clôture bloque encore."})
+        assert r.status_code == 201, r.text
+        r = integrator.post(f"/tickets/{ticket_id}/messages", json={"body": "Toujours bloqué ce soir."})
+        assert r.status_code == 201, r.text
+    tech.goto(f"{web_platform.web}/console/tickets?queue=mine")
+    flags = tech.locator("tbody tr", has_text="Caisse bloquée à la clôture").inner_text()
+    assert "rouvert" in flags and "message de l'intégrateur" in flags, flags
+
     # The statistics count it: the technician's own row, by channel and by technician.
     tech.goto(f"{web_platform.web}/console/statistics")
     mine = tech.locator("#table-technician tbody tr", has_text=address)
