@@ -14,7 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from contracts import topics
 from platform_cli import samples
 from platform_cli.demo import CALL_LEAD, CALL_MINUTES, XLSX, next_support_slot
 from platform_cli.demo_cli import _drive
@@ -294,7 +296,9 @@ def test_approvals_a_release_published_then_withdrawn_names_the_warned_integrato
     assert "retirée" in tech.locator("#releases ~ article", has_text=version).inner_text()
 
 
-def test_operations_show_every_service_and_refresh_live(web_platform: WebPlatform, browser: Any) -> None:
+def test_operations_show_every_service_refresh_live_and_list_dead_letters(
+    web_platform: WebPlatform, browser: Any
+) -> None:
     ops, _ = _staff_page(web_platform, browser, "ops")
     ops.goto(f"{web_platform.web}/console/operations")
     services = ops.locator("#services-title ~ table tbody th").all_inner_texts()
@@ -305,7 +309,31 @@ def test_operations_show_every_service_and_refresh_live(web_platform: WebPlatfor
     with ops.expect_response(lambda r: r.url.endswith("/console/operations/live"), timeout=12_000) as polled:
         pass
     assert polled.value.status == 200
+
+    # A poison message on a topic onboarding consumes: its dead letter is listed with the reason,
+    # and replaying it says that its consumer still refuses it (and why).
+    async def publish_poison() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=web_platform.platform.kafka.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topics.SIM_LOGISTICS, b"this is not json", key=b"console-test")
+        finally:
+            await producer.stop()
+
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, publish_poison()).result(timeout=60)
+    row = ops.locator("#dead-title ~ table tbody tr", has_text="onboarding").filter(has_text="JSON")
+    deadline = time.monotonic() + 30
+    while not row.count():
+        assert time.monotonic() < deadline, ops.locator("main").inner_text()
+        time.sleep(1)
+        ops.reload()
     shoot(ops, "console-operations")
+    with ops.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/replay")) as replayed:
+        row.first.get_by_role("button").click()
+    ops.wait_for_load_state()
+    assert replayed.value.status == 422
+    assert "encore refusé" in ops.locator("#replay-error").inner_text()
 
 
 def _ops_action(page: Any, action: str, **fields: str) -> None:

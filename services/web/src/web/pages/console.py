@@ -882,10 +882,26 @@ async def operations_live(request: Request, person: Ops, backends: BackendsDep) 
 
 
 @router.post("/operations/{service}/dead-letters/{dead_letter_id}/replay", dependencies=[CsrfChecked])
-async def replay(service: str, dead_letter_id: int, person: Ops, backends: BackendsDep) -> Response:
+async def replay(
+    request: Request, service: str, dead_letter_id: int, person: Ops, backends: BackendsDep
+) -> Response:
     if service not in SERVICES:
         raise HTTPException(404, "no such service")
-    await backends.post(service, f"/ops/dead-letters/{dead_letter_id}/replay", person.caller)
+    answer = await backends.post(service, f"/ops/dead-letters/{dead_letter_id}/replay", person.caller)
+    if not answer.get("replayed"):
+        # Still refused by its consumer: said on the page, with the consumer's reason.
+        return page(
+            request,
+            "console/operations.html",
+            status_code=422,
+            replay_error=_(
+                "Dead letter %(id)s of %(service)s is still refused: %(reason)s",
+                id=dead_letter_id,
+                service=service,
+                reason=answer.get("reason") or "?",
+            ),
+            **await _operations(backends, person),
+        )
     return redirect("/console/operations?flash=replayed")
 
 
