@@ -12,10 +12,10 @@ import pytest
 
 SERVICES = ["onboarding", "sim_logistics", "ism_provisioning", "support", "notifier"]
 
-#: Reachable without a bearer token, by design: probes, the API docs, and links whose signed token
-#: is the credential (set-password, satisfaction survey).
+#: Reachable without a bearer token, by design: probes, the API docs (OpenAPI and AsyncAPI), the
+#: metrics a Prometheus scrapes, and links whose signed token is the credential (set-password, survey).
 PUBLIC = re.compile(
-    r"^/(healthz|readyz|docs.*|redoc.*|openapi\.json|ism/set-password.*|surveys/.*|support/surveys/.*)$"
+    r"^/(healthz|readyz|metrics|docs.*|redoc.*|openapi\.json|asyncapi.*|ism/set-password.*|surveys/.*|support/surveys/.*)$"
 )
 
 SAMPLE_PARAMS = {"item": "logo", "section": "offers", "name": "cgv", "step": "test_sims"}

@@ -525,11 +525,11 @@ class Journey:
         self.step("ticket resolved with the procedure applied (TicketResolved)")
         await self.call("support", "POST", f"{ticket}/closing", "technician")
         self.step("ticket closed: a satisfaction survey goes out (TicketClosed)")
-        link = await self.link_in_email("ticket_closed", "/surveys/")
+        link = await self.link_in_email("ticket_closed", "/survey/")
         if link is None:
             self.step("no mail folder given: the survey link cannot be read, the rating is skipped")
             return
-        token = link.rsplit("/surveys/", 1)[1]
+        token = link.rsplit("/survey/", 1)[1]
         survey = await self.call("support", "GET", f"/surveys/{token}", expect=200)
         await self.call(
             "support", "POST", f"/surveys/{token}", json={"rating": 5, "comment": "Rapide et clair."}

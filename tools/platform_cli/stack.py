@@ -69,7 +69,9 @@ class EmbeddedPlatform:
         env: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
-        self.http_ports = {s.name: s.port for s in SERVICES} | (http_ports or {})
+        # PLATFORM_PORT_OFFSET moves every HTTP port (a second platform beside `make run`, the tests).
+        offset = _env_int("PLATFORM_PORT_OFFSET", 0)
+        self.http_ports = {s.name: s.port + offset for s in SERVICES} | (http_ports or {})
         self.pg_port = pg_port or _env_int("PLATFORM_PG_PORT", 54329)
         self.kafka_port = kafka_port or _env_int("PLATFORM_KAFKA_PORT", 19092)
         self.smtp_port = smtp_port or _env_int("PLATFORM_SMTP_PORT", 2525)
@@ -151,7 +153,9 @@ class EmbeddedPlatform:
             self.spawn(spec)
         return said
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float | None = None) -> None:
+        # PLATFORM_READY_TIMEOUT: a busy machine (a CI runner, the tests' own load) starts slower.
+        timeout = timeout or float(os.environ.get("PLATFORM_READY_TIMEOUT", 120))
         deadline = time.monotonic() + timeout
         pending = {s.name: s for s in SERVICES}
         with httpx.Client(timeout=1.0) as client:
@@ -209,7 +213,18 @@ class EmbeddedPlatform:
 
 
 def run(data_dir: Path) -> None:
+    from platform_cli.monitoring import EmbeddedPrometheus
+
     platform = EmbeddedPlatform(data_dir)
+    # Ops' local monitoring: a real Prometheus scraping the six services with the alert rules loaded;
+    # the console's operations page shows its firing alerts.
+    prometheus_port = _env_int("PLATFORM_PROMETHEUS_PORT", 9090)
+    platform.env.setdefault("PROMETHEUS_URL", f"http://127.0.0.1:{prometheus_port}")
+    prometheus = EmbeddedPrometheus(
+        platform.data_dir / "prometheus",
+        port=prometheus_port,
+        targets={spec.name: platform.url(spec.name) for spec in SERVICES},
+    )
     stop_requested = False
 
     def request_stop(*_: object) -> None:
@@ -220,7 +235,13 @@ def run(data_dir: Path) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         seconds = platform.start()
+        try:
+            prometheus.start()
+        except (RuntimeError, OSError) as error:
+            console.print(f"[yellow]no local Prometheus ({error}); the platform runs without it[/yellow]")
         platform.print_summary(seconds)
+        if prometheus.proc is not None:
+            console.print(f"Prometheus (graphs, firing alerts): {prometheus.url}/alerts")
         restarts: dict[str, list[float]] = {}
         while not stop_requested:
             for line in platform.supervise(restarts):
@@ -228,6 +249,7 @@ def run(data_dir: Path) -> None:
             time.sleep(0.3)
     finally:
         console.print("stopping…")
+        prometheus.stop()
         platform.stop()
         console.print("stopped; nothing left running.")
     wait_for_port  # noqa: B018 — re-exported for tools

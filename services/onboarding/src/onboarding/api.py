@@ -483,14 +483,6 @@ async def list_resources(who: Anyone) -> list[dict[str, str]]:
 
 @router.get("/resources/{name}")
 async def download_resource(name: str, who: Anyone) -> Response:
-    if name in documents.GENERATED:
-        # Built here, on first request: the blank configuration sheet, the image examples, ARCEP.
-        document = documents.GENERATED[name]
-        return Response(
-            documents.content_of(name),
-            media_type=document.media_type,
-            headers={"Content-Disposition": f'attachment; filename="{document.filename}"'},
-        )
     if name in TABLE_TEMPLATES:
         schema, fmt = TABLE_TEMPLATES[name]
         content = template_xlsx(schema) if fmt == "xlsx" else template_csv(schema)
@@ -498,6 +490,14 @@ async def download_resource(name: str, who: Anyone) -> Response:
             content,
             media_type=_TEMPLATE_MEDIA[fmt],
             headers={"Content-Disposition": content_disposition(name)},
+        )
+    if name in documents.GENERATED:
+        # Built here, on first request: the blank configuration sheet, the image examples, ARCEP.
+        document = documents.GENERATED[name]
+        return Response(
+            documents.content_of(name),
+            media_type=document.media_type,
+            headers={"Content-Disposition": content_disposition(document.filename)},
         )
     if name not in RESOURCES:
         raise NotFound(f"no resource {name}", field="name")

@@ -1,0 +1,95 @@
+"""`make run` supervises (issue 16): a service SIGKILLed comes back by itself, with backoff, and says so;
+the others stay up; Ctrl-C (SIGINT) stops everything and leaves nothing running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from chassis.devstack import free_port
+from platform_cli.stack import SERVICES
+
+
+def _free_offset() -> int:
+    """An offset that puts all six HTTP ports (8000-8005 + offset) on free ports."""
+    import socket
+
+    for _ in range(50):
+        offset = free_port() % 20000 + 20000 - 8000
+        ok = True
+        for spec in SERVICES:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", spec.port + offset))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return offset
+    raise RuntimeError("no free port range")
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_a_killed_service_comes_back_by_itself_and_ctrl_c_stops_all(tmp_path: Path) -> None:
+    offset = _free_offset()
+    env = dict(os.environ)
+    env.update(
+        PLATFORM_PORT_OFFSET=str(offset),
+        PLATFORM_PG_PORT=str(free_port()),
+        PLATFORM_KAFKA_PORT=str(free_port()),
+        PLATFORM_SMTP_PORT=str(free_port()),
+        PLATFORM_PROMETHEUS_PORT=str(free_port()),
+    )
+    out = (tmp_path / "run.log").open("wb")
+    run = subprocess.Popen(
+        [str(Path(sys.executable).parent / "platform"), "run", "--data-dir", str(tmp_path / "data")],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    ports = {spec.name: spec.port + offset for spec in SERVICES}
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 90
+        while not all(_ready(p) for p in ports.values()):
+            assert run.poll() is None, (tmp_path / "run.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()
+            time.sleep(0.3)
+        notifier = next(
+            p for p in psutil.Process(run.pid).children(recursive=True) if "notifier" in " ".join(p.cmdline())
+        )
+        notifier.send_signal(signal.SIGKILL)
+        notifier.wait(10)
+        deadline = time.monotonic() + 60
+        while not _ready(ports["notifier"]):
+            assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()
+            time.sleep(0.3)
+        assert all(_ready(p) for p in ports.values())
+        assert run.poll() is None
+        log = (tmp_path / "run.log").read_text()
+        assert "notifier exited with -9; restarting" in log
+        children = [p.pid for p in psutil.Process(run.pid).children(recursive=True)]
+    finally:
+        run.send_signal(signal.SIGINT)
+        try:
+            run.wait(60)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            run.wait()
+    time.sleep(0.5)
+    alive = [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"left behind: {alive}"
+    assert run.returncode == 0
