@@ -56,6 +56,8 @@ class Settings(ServiceSettings):
     rate_limit_sign_in: str = "30 per 15 minutes"
     #: A trace backend's query API (e.g. Jaeger's `http://jaeger:16686`); else the local span files.
     trace_query_url: str | None = None
+    #: A Prometheus whose firing alerts the operations page shows (`make run` starts one).
+    prometheus_url: str | None = None
     #: The trace UI for a link beside the waterfall (e.g. `http://jaeger:16686/trace/{trace_id}`).
     trace_ui_url: str | None = None
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import httpx
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response
 
@@ -839,7 +840,26 @@ async def statistics(
 # --- operations (ops) -------------------------------------------------------------------------------
 
 
-async def _operations(backends: Backends, person: Person) -> dict[str, Any]:
+async def firing_alerts(backends: Backends, prometheus_url: str | None) -> list[dict[str, Any]] | None:
+    """The alerts Prometheus has pending or firing (its /api/v1/alerts), worst first; None when no
+    Prometheus is configured (PROMETHEUS_URL) or it does not answer."""
+    if not prometheus_url:
+        return None
+    try:
+        response = await backends.http.get(f"{prometheus_url.rstrip('/')}/api/v1/alerts", timeout=3)
+        alerts: list[dict[str, Any]] = response.json()["data"]["alerts"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+    order = {"critical": 0, "warning": 1}
+    return sorted(
+        alerts,
+        key=lambda a: (a.get("state") != "firing", order.get(a.get("labels", {}).get("severity"), 2)),
+    )
+
+
+async def _operations(
+    backends: Backends, person: Person, prometheus_url: str | None = None
+) -> dict[str, Any]:
     async def of(service: str) -> dict[str, Any]:
         try:
             status, letters = await asyncio.gather(
@@ -867,18 +887,26 @@ async def _operations(backends: Backends, person: Person) -> dict[str, Any]:
         ]
     except ServiceDown:
         failed = None
-    return {"services": services, "failed_emails": failed, "refreshed_at": datetime.now(UTC)}
+    return {
+        "services": services,
+        "failed_emails": failed,
+        "alerts": await firing_alerts(backends, prometheus_url),
+        "prometheus_url": prometheus_url,
+        "refreshed_at": datetime.now(UTC),
+    }
 
 
 @router.get("/operations")
 async def operations(request: Request, person: Ops, backends: BackendsDep) -> Response:
-    return page(request, "console/operations.html", **await _operations(backends, person))
+    prometheus = runtime_of(request).settings.prometheus_url
+    return page(request, "console/operations.html", **await _operations(backends, person, prometheus))
 
 
 @router.get("/operations/live")
 async def operations_live(request: Request, person: Ops, backends: BackendsDep) -> Response:
     """The part htmx polls every few seconds (the same markup the full page includes)."""
-    return page(request, "console/operations_live.html", **await _operations(backends, person))
+    prometheus = runtime_of(request).settings.prometheus_url
+    return page(request, "console/operations_live.html", **await _operations(backends, person, prometheus))
 
 
 @router.post("/operations/{service}/dead-letters/{dead_letter_id}/replay", dependencies=[CsrfChecked])
@@ -900,7 +928,7 @@ async def replay(
                 service=service,
                 reason=answer.get("reason") or "?",
             ),
-            **await _operations(backends, person),
+            **await _operations(backends, person, runtime_of(request).settings.prometheus_url),
         )
     return redirect("/console/operations?flash=replayed")
 
