@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ async def test_the_firing_alerts_of_a_real_prometheus_are_read_and_shown(tmp_pat
         deadline = time.monotonic() + 30
         alerts = await firing_alerts(backends, prometheus.url)
         while not any(a["state"] == "firing" for a in alerts or []) and time.monotonic() < deadline:
-            time.sleep(0.5)
+            await asyncio.sleep(0.5)
             alerts = await firing_alerts(backends, prometheus.url)
         assert alerts and alerts[0]["labels"]["alertname"] == "AlwaysFiring", alerts
         html = templates.get_template("console/operations_live.html").render(
