@@ -9,6 +9,7 @@ names is one some service exports.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import re
@@ -85,45 +86,59 @@ def app_modules() -> list[ModuleType]:
 
 @pytest.fixture(scope="module")
 async def scraped(stack: Any) -> dict[str, str]:
-    """service name -> its /metrics text, after some work on one platform."""
+    """service name -> its /metrics text, after some work on one platform. Each stage is bounded in
+    time and named when it overruns: a hang fails fast, saying where."""
     prefix = stack.unique("metrics") + "."
     texts: dict[str, str] = {}
-    async with contextlib.AsyncExitStack() as exits:
-        running = [
-            await exits.enter_async_context(
-                running_service(stack, module, prefix=prefix, metrics_refresh_seconds=0.2)
-            )
-            for module in app_modules()
-        ]
-        # A poison message on the onboarding topic: every consumer of it dead-letters it.
-        producer = kafka.producer(running[0].runtime.settings)
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                running[0].runtime.settings.topic(topics.ONBOARDING), value=b"not json", key=b"acme"
-            )
-        finally:
-            await producer.stop()
-        for svc in running:
-            for path in ("/healthz", "/readyz", "/no-such-page/12345"):
-                await svc.http.get(path)
+    exits = contextlib.AsyncExitStack()
+    stage = "starting the services"
+    try:
+        async with asyncio.timeout(120):
+            running = [
+                await exits.enter_async_context(
+                    running_service(stack, module, prefix=prefix, metrics_refresh_seconds=0.2)
+                )
+                for module in app_modules()
+            ]
+            stage = "publishing a poison message"  # on the onboarding topic: its consumers dead-letter it
+            producer = kafka.producer(running[0].runtime.settings)
+            await producer.start()
+            try:
+                await producer.send_and_wait(
+                    running[0].runtime.settings.topic(topics.ONBOARDING), value=b"not json", key=b"acme"
+                )
+            finally:
+                await producer.stop()
+            stage = "requests"
+            for svc in running:
+                for path in ("/healthz", "/readyz", "/no-such-page/12345"):
+                    await svc.http.get(path)
 
-        # Let the consumers meet the poison message, then refresh the gauges once more.
-        async def consumed() -> bool:
-            return all(
-                r.processed
-                for svc in running
-                for r in svc.runtime.runners
-                if topics.ONBOARDING in r.reaction.topics
-            )
+            async def consumed() -> bool:
+                return all(
+                    r.processed
+                    for svc in running
+                    for r in svc.runtime.runners
+                    if topics.ONBOARDING in r.reaction.topics
+                )
 
-        await eventually(consumed, what="the poison message consumed", timeout=30)
-        for svc in running:
-            await svc.runtime.metrics.refresh()
-            response = await svc.http.get("/metrics")
-            assert response.status_code == 200, response.text
-            assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
-            texts[svc.runtime.name] = response.text
+            stage = "consuming the poison message"
+            await eventually(consumed, what="the poison message consumed", timeout=30)
+            for svc in running:
+                stage = f"refreshing and scraping {svc.runtime.name}"
+                await svc.runtime.metrics.refresh()
+                response = await svc.http.get("/metrics")
+                assert response.status_code == 200, response.text
+                assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+                texts[svc.runtime.name] = response.text
+        stage = "stopping the services"
+        async with asyncio.timeout(60):
+            await exits.aclose()
+    except TimeoutError:
+        with contextlib.suppress(Exception):  # leave the session's loop clean for the next tests
+            async with asyncio.timeout(30):
+                await exits.aclose()
+        pytest.fail(f"the metrics fixture overran while {stage}")
     return texts
 
 
