@@ -684,3 +684,49 @@ def test_a_broken_overlay_is_caught() -> None:
     assert caught(secrets, "Deployment/onboarding", "AUTH_SECRET inlined"), secrets
     # and the untouched rest of the overlay is still clean:
     assert not caught(core + crs + workloads, "Deployment/sim-logistics")
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_the_only_public_entry_is_the_web_fronts_pages(name: str) -> None:
+    """One Ingress, to the web front, on the host of PUBLIC_BASE_URL, with TLS; it routes the pages
+    people open and never the web front's /metrics, /ops/…, /docs or /asyncapi."""
+    docs = overlay(name)
+    [ingress] = of_kind(docs, "Ingress")
+    rules = ingress["spec"]["rules"]
+    paths = [(p["path"], p["pathType"]) for rule in rules for p in rule["http"]["paths"]]
+    assert {p["backend"]["service"]["name"] for r in rules for p in r["http"]["paths"]} == {"web"}
+    for inside in ("/metrics", "/ops/status", "/docs", "/openapi.json", "/asyncapi", "/readyz"):
+        routed = [
+            (path, kind)
+            for path, kind in paths
+            if (kind == "Exact" and path == inside)
+            or (kind == "Prefix" and inside.startswith(path.rstrip("/") + "/"))
+            or (kind == "Prefix" and inside == path)
+        ]
+        assert not routed, f"{inside} is routed from outside by {routed}"
+    for page in (
+        "/",
+        "/portal",
+        "/console/tickets",
+        "/survey/x",
+        "/invitation/x",
+        "/ism/set-password",
+        "/login",
+    ):
+        assert any(
+            (kind == "Exact" and path == page)
+            or (kind == "Prefix" and (page == path or page.startswith(path + "/")))
+            for path, kind in paths
+        ), f"{page} is not routed"
+    public = setting_text(docs, "web", "PUBLIC_BASE_URL")
+    hosts = {rule["host"] for rule in rules}
+    assert hosts == {host for tls in ingress["spec"]["tls"] for host in tls["hosts"]}
+    if public.startswith("https://"):
+        assert public.split("/")[2] in hosts, (public, hosts)
+
+
+def setting_text(docs: tuple[dict[str, Any], ...], service: str, name: str) -> str:
+    deployment = named(docs, "Deployment", service)
+    assert deployment is not None
+    env = container_env(docs, deployment["spec"]["template"]["spec"]["containers"][0])
+    return str(env.get(name) or "")
