@@ -10,16 +10,40 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from chassis.settings import ServiceSettings
 
 log = structlog.get_logger()
 
 
-def producer(settings: ServiceSettings, **overrides: Any) -> AIOKafkaProducer:
+def client_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Where the broker is and how to reach it (TLS, SASL): the arguments every client gets, producer,
+    consumer and admin alike. The result holds the SASL password in clear, as aiokafka wants it: pass
+    it to a client, never log it (the settings show it masked)."""
+    protocol = settings.kafka_security_protocol
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
-        "security_protocol": settings.kafka_security_protocol,
+        "security_protocol": protocol,
+    }
+    if protocol in ("SSL", "SASL_SSL"):
+        cafile = settings.kafka_ssl_cafile
+        if cafile is not None and not cafile.is_file():
+            # create_ssl_context's own error names neither the file's role nor the variable.
+            raise FileNotFoundError(f"KAFKA_SSL_CAFILE {cafile} is not a file")
+        # Verifies the brokers' certificates and host names, against the CA file or the system's CAs.
+        options["ssl_context"] = create_ssl_context(cafile=cafile)
+    if protocol.startswith("SASL_"):
+        password = settings.kafka_sasl_password
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = password.get_secret_value() if password is not None else None
+    return options
+
+
+def producer(settings: ServiceSettings, **overrides: Any) -> AIOKafkaProducer:
+    options: dict[str, Any] = {
+        **client_options(settings),
         "enable_idempotence": settings.kafka_idempotence,
         "acks": "all",
         "linger_ms": 2,
@@ -34,8 +58,7 @@ def consumer(
     settings: ServiceSettings, *topics: str, group_id: str | None, **overrides: Any
 ) -> AIOKafkaConsumer:
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
-        "security_protocol": settings.kafka_security_protocol,
+        **client_options(settings),
         "group_id": group_id,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
@@ -92,9 +115,7 @@ async def ensure_topics(settings: ServiceSettings, names: Iterable[str]) -> None
     """Create missing topics (dev and tests). In production they are KafkaTopic resources."""
     if not settings.kafka_create_topics:
         return
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers, security_protocol=settings.kafka_security_protocol
-    )
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The secrets a developer's `make run` and the tests use. Public (they are in the code): a service
@@ -26,7 +27,15 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = "postgresql://postgres@127.0.0.1:54329/postgres"
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
-    kafka_security_protocol: str = "PLAINTEXT"
+    #: PLAINTEXT for the embedded dev broker; SASL_SSL (SCRAM credentials over TLS) on Kubernetes, where
+    #: each service is a Strimzi KafkaUser whose ACLs let it write only its own topic (deploy/k8s).
+    #: chassis.kafka.client_options turns these five into the clients' arguments.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    #: The CA that signed the brokers' certificates (Strimzi's cluster CA, `ca.crt`); unset: the system's.
+    kafka_ssl_cafile: Path | None = None
     #: Idempotent producer: on for real Kafka; the embedded Tansu broker does not support it.
     kafka_idempotence: bool = False
     #: Tansu does not wake a fetch on new data: the wait bounds delivery latency (ARCHITECTURE.md).
@@ -84,6 +93,26 @@ class ServiceSettings(BaseSettings):
     metrics_enabled: bool = True
     #: How often the gauges that need a query (lags, dead letters, business figures) are recomputed.
     metrics_refresh_seconds: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _kafka_sasl_is_complete(self) -> ServiceSettings:
+        """A SASL protocol without its credentials would fail at the first connection, as an
+        authentication error far from the cause: refuse at start, naming the variables."""
+        if self.kafka_security_protocol.startswith("SASL_"):
+            missing = [
+                variable
+                for variable, value in (
+                    ("KAFKA_SASL_MECHANISM", self.kafka_sasl_mechanism),
+                    ("KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+                    ("KAFKA_SASL_PASSWORD", self.kafka_sasl_password),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(
+                    f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs {', '.join(missing)}"
+                )
+        return self
 
     def refuse_weak_secrets(self) -> None:
         """Raise WeakSecret, naming the variables, when a secret is the built-in one or too short —
