@@ -10,10 +10,13 @@ For each overlay (dev, prod), rendered by `kubectl kustomize`:
 - every service is scraped by a ServiceMonitor, the alert rules are a PrometheusRule, the Grafana
   dashboards are ConfigMaps the sidecar loads;
 - the topics are those of `contracts.topics`, their replication fits the brokers, the autoscalers stay
-  within the partitions, each service has its own database and role, the connections fit PostgreSQL.
+  within the partitions, each service has its own database and role, the connections fit PostgreSQL;
+- Kafka takes only TLS clients authenticated with SCRAM, and each service is its own KafkaUser whose
+  ACLs let it write only its own topic and the dead letters and read exactly what its reactions consume.
 
 tests/fixtures/k8s/broken is the dev overlay with deliberate mistakes (a misspelt field, a missing
-probe, a misspelt CRD field, an unknown env var, an inlined secret, a ServiceMonitor on no port): the same checks must catch each.
+probe, a misspelt CRD field, an unknown env var, an inlined secret, a ServiceMonitor on no port, a Kafka
+user allowed to write another service's topic): the same checks must catch each.
 """
 
 from __future__ import annotations
@@ -64,6 +67,10 @@ REQUIRED_EVERYWHERE = {
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "KAFKA_IDEMPOTENCE",
     "KAFKA_CREATE_TOPICS",
+    # The brokers take only authenticated TLS clients (kafka_security_problems checks the values).
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
 }
 REQUIRED_BY_SERVICE = {
     "notifier": {
@@ -506,6 +513,144 @@ def connection_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
     return []
 
 
+# --- Kafka: authenticated, authorised per service -----------------------------------------------------
+
+#: Kafka's implied operations: Read, Write, Delete and Alter imply Describe; All implies everything.
+KAFKA_OPERATIONS = (
+    "Read",
+    "Write",
+    "Create",
+    "Delete",
+    "Alter",
+    "Describe",
+    "AlterConfigs",
+    "DescribeConfigs",
+)
+
+
+def acl_grants(user: dict[str, Any], resource_type: str, name: str) -> set[str]:
+    """The operations a KafkaUser's `allow` rules grant on one resource, as the broker's authoriser
+    would match them (literal, literal `*`, prefix), implied Describe included; minus its `deny` rules."""
+    allowed: set[str] = set()
+    denied: set[str] = set()
+    for rule in user["spec"].get("authorization", {}).get("acls", []):
+        resource = rule["resource"]
+        if resource["type"] != resource_type:
+            continue
+        pattern, kind = resource.get("name", "*"), resource.get("patternType", "literal")
+        matches = name.startswith(pattern) if kind == "prefix" else pattern in ("*", name)
+        if not matches:
+            continue
+        operations = set(rule.get("operations", [])) | ({rule["operation"]} if "operation" in rule else set())
+        if "All" in operations:
+            operations |= set(KAFKA_OPERATIONS)
+        if operations & {"Read", "Write", "Delete", "Alter"}:
+            operations.add("Describe")
+        (denied if rule.get("type", "allow") == "deny" else allowed).update(operations)
+    return allowed - denied
+
+
+def reaction_groups(service: str, prefix: str) -> dict[str, set[str]]:
+    """The service's consumer groups (chassis.consumer.ReactionRunner.group_id) -> the topics each reads."""
+    reactions = importlib.import_module(f"{SERVICES[service]}.app").REACTIONS
+    return {f"{prefix}{service}.{r.name}": {f"{prefix}{t}" for t in r.topics} for r in reactions}
+
+
+def kafka_security_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
+    """The brokers accept only authenticated TLS clients and authorise with ACLs; each service connects
+    as its own KafkaUser, which may write only its own topic and the dead letters, and read exactly
+    the topics its reactions consume, in its own consumer groups."""
+    problems = []
+    [kafka] = of_kind(docs, "Kafka")
+    cluster = kafka["metadata"]["name"]
+    listeners = kafka["spec"]["kafka"]["listeners"]
+    for listener in listeners:
+        if not listener.get("tls") or listener.get("authentication", {}).get("type") not in (
+            "scram-sha-512",
+            "tls",
+        ):
+            problems.append(f"{where(kafka)}: listener {listener['name']} without TLS and authentication")
+    if kafka["spec"]["kafka"].get("authorization", {}).get("type") != "simple":
+        problems.append(f"{where(kafka)}: no ACL authorisation (authorization.type simple)")
+    ports = {listener["port"] for listener in listeners}
+    users = {u["metadata"]["name"]: u for u in of_kind(docs, "KafkaUser")}
+    all_topics = {*topics.ALL_EVENT_TOPICS, topics.DEAD_LETTERS}
+    prefix = setting_text(docs, "web", "KAFKA_TOPIC_PREFIX")
+    all_groups = {g for service in SERVICES for g in reaction_groups(service, prefix)}
+    for service in SERVICES:
+        deployment = named(docs, "Deployment", service)
+        if deployment is None:
+            continue
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        env = container_env(docs, container)
+        at = f"{where(deployment)}"
+        if (
+            env.get("KAFKA_SECURITY_PROTOCOL") != "SASL_SSL"
+            or env.get("KAFKA_SASL_MECHANISM") != "SCRAM-SHA-512"
+        ):
+            problems.append(f"{at}: Kafka not over SASL_SSL with SCRAM-SHA-512")
+        for address in str(env.get("KAFKA_BOOTSTRAP_SERVERS") or "").split(","):
+            host, _, port = address.rpartition(":")
+            if host != f"{cluster}-kafka-bootstrap" or int(port or 0) not in ports:
+                problems.append(
+                    f"{at}: KAFKA_BOOTSTRAP_SERVERS {address} is not a listener of {where(kafka)}"
+                )
+        # The CA file is the cluster CA's certificate, mounted from the Secret Strimzi publishes.
+        cafile = Path(str(env.get("KAFKA_SSL_CAFILE") or "/nowhere"))
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        mount = next(
+            (m for m in container.get("volumeMounts", []) if Path(m["mountPath"]) == cafile.parent), None
+        )
+        secret = volumes.get(mount["name"], {}).get("secret", {}) if mount else {}
+        items = {i["path"]: i["key"] for i in secret.get("items", [])}
+        if (
+            secret.get("secretName") != f"{cluster}-cluster-ca-cert"
+            or items.get(cafile.name, cafile.name) != "ca.crt"
+        ):
+            problems.append(f"{at}: KAFKA_SSL_CAFILE {cafile} is not {cluster}-cluster-ca-cert's ca.crt")
+        # Its identity: the KafkaUser of its name, the password from the Secret the User Operator makes.
+        username = env.get("KAFKA_SASL_USERNAME")
+        user = users.get(str(username))
+        if user is None:
+            problems.append(f"{at}: KAFKA_SASL_USERNAME {username} is no KafkaUser")
+            continue
+        for c in all_containers(deployment):
+            password = next((v for v in c.get("env", []) if v["name"] == "KAFKA_SASL_PASSWORD"), {})
+            if password.get("valueFrom", {}).get("secretKeyRef") != {"name": username, "key": "password"}:
+                problems.append(f"{at} container {c['name']}: KAFKA_SASL_PASSWORD not from Secret {username}")
+        if user["metadata"].get("labels", {}).get("strimzi.io/cluster") != cluster:
+            problems.append(f"{where(user)}: not a user of the Kafka cluster {cluster}")
+        if user["spec"].get("authentication", {}).get("type") != "scram-sha-512":
+            problems.append(f"{where(user)}: not authenticated with SCRAM-SHA-512")
+        own = f"{prefix}{topics.BY_SERVICE[service]}"
+        groups = reaction_groups(service, prefix)
+        consumed = set().union(*groups.values()) if groups else set()
+        grants = {f"{prefix}{t}": acl_grants(user, "topic", f"{prefix}{t}") for t in all_topics}
+        writable = {t for t, g in grants.items() if "Write" in g}
+        readable = {t for t, g in grants.items() if "Read" in g}
+        if writable != {own, f"{prefix}{topics.DEAD_LETTERS}"}:
+            problems.append(f"{where(user)}: writes {sorted(writable)}, not only {own} and the dead letters")
+        if readable != consumed:
+            problems.append(
+                f"{where(user)}: reads {sorted(readable)}, its reactions consume {sorted(consumed)}"
+            )
+        for t, granted in grants.items():
+            if extra := granted - {"Read", "Write", "Describe"}:
+                problems.append(f"{where(user)}: {sorted(extra)} on {t}")
+        for group in all_groups:
+            reads = "Read" in acl_grants(user, "group", group)
+            if reads != (group in groups):
+                problems.append(f"{where(user)}: Read on consumer group {group} is {reads}")
+        if acl_grants(user, "cluster", "kafka-cluster"):
+            problems.append(
+                f"{where(user)}: cluster operations {sorted(acl_grants(user, 'cluster', 'kafka-cluster'))}"
+            )
+    for name in users.keys() - {setting_text(docs, s, "KAFKA_SASL_USERNAME") for s in SERVICES}:
+        problems.append(f"KafkaUser/{name}: used by no service")
+    return problems
+
+
 # --- monitoring: ServiceMonitors, the PrometheusRule, the Grafana dashboards ---------------------------
 
 
@@ -567,7 +712,7 @@ def monitoring_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
 def test_overlay_renders(name: str) -> None:
     kinds = {d["kind"] for d in overlay(name)}
     expected = {"Namespace", "Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "Kafka"}
-    expected |= {"KafkaNodePool", "KafkaTopic", "Cluster", "Database", "PersistentVolumeClaim"}
+    expected |= {"KafkaNodePool", "KafkaTopic", "KafkaUser", "Cluster", "Database", "PersistentVolumeClaim"}
     expected |= {"ServiceMonitor", "PrometheusRule"}
     assert expected <= kinds
     namespaces = {d["metadata"].get("namespace") for d in overlay(name) if d["kind"] != "Namespace"}
@@ -655,6 +800,11 @@ def test_every_service_is_scraped_alerted_on_and_has_dashboards(name: str) -> No
 
 
 @pytest.mark.parametrize("name", OVERLAYS)
+def test_kafka_authenticates_each_service_which_writes_only_its_own_topic(name: str) -> None:
+    assert kafka_security_problems(overlay(name)) == []
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
 def test_connections_at_full_scale_fit_postgresql(name: str) -> None:
     assert connection_problems(overlay(name)) == []
 
@@ -682,6 +832,10 @@ def test_a_broken_overlay_is_caught() -> None:
     # An env var the service does not read (a typo of KAFKA_BOOTSTRAP_SERVERS) and a secret inlined.
     assert caught(env, "KAFKA_BOOTSTRAP_SERVER is not a setting"), env
     assert caught(secrets, "Deployment/onboarding", "AUTH_SECRET inlined"), secrets
+    # A service's Kafka user allowed to write another service's topic (support forging onboarding's events).
+    kafka_acls = kafka_security_problems(docs)
+    assert caught(kafka_acls, "KafkaUser/support", "writes", "onboarding.events.v1"), kafka_acls
+    assert not caught(kafka_acls, "KafkaUser/sim-logistics"), kafka_acls
     # and the untouched rest of the overlay is still clean:
     assert not caught(core + crs + workloads, "Deployment/sim-logistics")
 
