@@ -156,7 +156,9 @@ def test_no_link_token_is_kept_in_any_trace_or_log(web_platform: WebPlatform, jo
                 if marker in link:
                     tokens.add(link.split(marker, 1)[1].rstrip(".,;)>"))
     assert len(tokens) >= 3
-    for link in [m for mail in web_platform.mails() for m in mail.links() if m.startswith(web_platform.web)][:10]:
+    for link in [m for mail in web_platform.mails() for m in mail.links() if m.startswith(web_platform.web)][
+        :10
+    ]:
         page.goto(link)
     time.sleep(1.5)  # spans are exported in batches every 500 ms
     kept = [p for p in (web_platform.data_dir / "traces").glob("*") if p.is_file()]
@@ -166,3 +168,30 @@ def test_no_link_token_is_kept_in_any_trace_or_log(web_platform: WebPlatform, jo
         text = path.read_text(errors="replace")
         leaked = [t[:12] + "…" for t in tokens if t in text]
         assert not leaked, f"{path.name} holds link tokens {leaked}"
+
+
+def test_a_forgotten_password_is_reset_by_email_and_the_old_one_stops_working(
+    web_platform: WebPlatform, page
+):
+    address = web_platform.add_staff("ops")
+    page.goto(f"{web_platform.web}/password-reset")
+    page.fill("#email", address)
+    page.click("main button[type=submit]")
+    assert address in page.locator("[role=status]").inner_text()
+    # The same answer for an address without an account: nobody learns who has one.
+    page.goto(f"{web_platform.web}/password-reset")
+    page.fill("#email", "nobody@editeur-essai.fr")
+    page.click("main button[type=submit]")
+    assert "nobody@editeur-essai.fr" in page.locator("[role=status]").inner_text()
+    mail = web_platform.wait_mail(address, "mot de passe")
+    link = web_platform.link_in(mail, "/password-reset/")
+    page.goto(link)
+    page.fill("#password", PASSWORD + " renewed")
+    page.fill("#confirmation", PASSWORD + " renewed")
+    page.click("main button[type=submit]")
+    assert "enregistré" in page.locator("[role=status]").inner_text()
+    assert page.goto(link).status == 410  # used once
+    sign_in(page, web_platform.web, address)  # the old password
+    assert "incorrect" in page.locator("[role=alert]").inner_text()
+    sign_in(page, web_platform.web, address, PASSWORD + " renewed")
+    assert page.url.endswith("/console")
