@@ -90,6 +90,8 @@ def test_a_killed_service_comes_back_by_itself_and_ctrl_c_stops_all(tmp_path: Pa
             run.kill()
             run.wait()
     time.sleep(0.5)
-    alive = [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    alive = [
+        p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+    ]
     assert alive == [], f"left behind: {alive}"
     assert run.returncode == 0

@@ -55,7 +55,7 @@ def test_ops_tables_are_printed_whole_when_piped():
     closed = f"http://127.0.0.1:{free_port()}"
     env = {
         "PATH": "/usr/bin:/bin",
-        "HOME": "/tmp",
+        "HOME": "/tmp",  # noqa: S108 (a throwaway home for the CLI under test)
         "COLUMNS": "80",  # what a pipe in a CI log may get: the tables must not be folded to it
         **{
             f"{s}_URL": closed

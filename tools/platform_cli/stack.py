@@ -198,7 +198,9 @@ class EmbeddedPlatform:
         table.add_column("what")
         table.add_column("where")
         for spec in SERVICES:
-            what = "  (portal, staff console, every email link)" if spec.name == "web" else "  (API docs: /docs)"
+            what = (
+                "  (portal, staff console, every email link)" if spec.name == "web" else "  (API docs: /docs)"
+            )
             table.add_row(spec.name, f"{self.url(spec.name)}{what}")
         table.add_row("PostgreSQL", self.postgres.url + "  (one database per service)")
         table.add_row("Kafka (Tansu)", self.kafka.bootstrap)

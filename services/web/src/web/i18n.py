@@ -85,7 +85,9 @@ def when(value: Any, fmt: str | None = None) -> str:
     if fmt is not None:
         return format_datetime(moment, fmt, tzinfo=TIMEZONE, locale=locale)
     local = moment.astimezone(TIMEZONE)
-    return f"{format_date(local.date(), 'medium', locale=locale)}, {format_time(local, 'short', locale=locale)}"
+    return (
+        f"{format_date(local.date(), 'medium', locale=locale)}, {format_time(local, 'short', locale=locale)}"
+    )
 
 
 def day(value: Any) -> str:
