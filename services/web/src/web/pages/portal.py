@@ -600,22 +600,9 @@ async def reply(
     backends: BackendsDep,
     body: Annotated[str, Form(max_length=20_000)] = "",
 ) -> Response:
-    ticket_id = _ticket_id(ticket_id)
-    try:
-        await backends.post("support", f"/tickets/{ticket_id}/messages", person.caller, json={"body": body})
-    except Refused as refused:
-        if refused.status == 404:
-            raise
-        return await _ticket_page(
-            request,
-            person,
-            backends,
-            ticket_id,
-            failed="reply",
-            refusal=_refusal(refused),
-            given={"body": body},
-        )
-    return _done(f"/portal/support/tickets/{ticket_id}", "replied")
+    return await _on_ticket(
+        request, person, backends, ticket_id, "messages", {"body": body}, "reply", "replied"
+    )
 
 
 @router.post("/support/tickets/{ticket_id}/reopening", dependencies=[CsrfChecked])
@@ -626,24 +613,34 @@ async def reopen(
     backends: BackendsDep,
     reason: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
+    return await _on_ticket(
+        request, person, backends, ticket_id, "reopening", {"reason": reason}, "reopen", "reopened"
+    )
+
+
+async def _on_ticket(
+    request: Request,
+    person: Person,
+    backends: Backends,
+    ticket_id: str,
+    action: str,
+    body: dict[str, str],
+    form: str,
+    done: str,
+) -> Response:
+    """A command on one of the integrator's tickets: done → back to the ticket with a notice; refused
+    → the ticket page again, the refusal beside the form it came from and what was typed kept. Another
+    integrator's ticket stays a 404."""
     ticket_id = _ticket_id(ticket_id)
     try:
-        await backends.post(
-            "support", f"/tickets/{ticket_id}/reopening", person.caller, json={"reason": reason}
-        )
+        await backends.post("support", f"/tickets/{ticket_id}/{action}", person.caller, json=body)
     except Refused as refused:
         if refused.status == 404:
             raise
         return await _ticket_page(
-            request,
-            person,
-            backends,
-            ticket_id,
-            failed="reopen",
-            refusal=_refusal(refused),
-            given={"reason": reason},
+            request, person, backends, ticket_id, failed=form, refusal=_refusal(refused), given=body
         )
-    return _done(f"/portal/support/tickets/{ticket_id}", "reopened")
+    return _done(f"/portal/support/tickets/{ticket_id}", done)
 
 
 @router.post("/support/installation-reports", dependencies=[CsrfChecked])
