@@ -52,23 +52,24 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-def too_many(request: Request, title: str) -> Response | None:
-    """A link page's POST, bounded per client address: a page that says when to come back (429)."""
+def too_many(request: Request, scope: str, rate: str, template: str, **context: Any) -> Response | None:
+    """One more attempt from this client address in `scope`; past `rate`, the form's page again
+    saying when to come back (429 with Retry-After), and nothing else is done."""
     runtime = runtime_of(request)
-    wait = runtime.rate_limits.retry_after(
-        "link-page", client_address(request), runtime.settings.rate_limit_link
-    )
+    wait = runtime.rate_limits.retry_after(scope, client_address(request), rate)
     if not wait:
         return None
-    response = render(
-        request,
-        "link_problem.html",
-        status_code=429,
-        title=title,
-        message=_("Too many attempts from your address. Try again in %(s)s seconds.", s=wait),
-    )
+    message = _("Too many attempts from your address. Try again in %(s)s seconds.", s=wait)
+    key = "message" if template == "link_problem.html" else "error"
+    response = render(request, template, status_code=429, **{key: message}, **context)
     response.headers["Retry-After"] = str(wait)
     return response
+
+
+def too_many_on_link(request: Request, title: str) -> Response | None:
+    """A link page's POST, bounded per client address."""
+    limit = runtime_of(request).settings.rate_limit_link
+    return too_many(request, "link-page", limit, "link_problem.html", title=title)
 
 
 def link_problem(error: Refusal) -> str:
@@ -106,20 +107,9 @@ async def login(
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     runtime = runtime_of(request)
-    wait = runtime.rate_limits.retry_after(
-        "sign-in", client_address(request), runtime.settings.rate_limit_sign_in
-    )
-    if wait:
-        response = render(
-            request,
-            "login.html",
-            status_code=429,
-            next=safe_next(next),
-            email=email,
-            error=_("Too many attempts from your address. Try again in %(s)s seconds.", s=wait),
-        )
-        response.headers["Retry-After"] = str(wait)
-        return response
+    limit = runtime.settings.rate_limit_sign_in
+    if limited := too_many(request, "sign-in", limit, "login.html", next=safe_next(next), email=email):
+        return limited
     result = await commands.sign_in(runtime, email, password)
     if result.locked_until is not None:
         return render(
@@ -210,7 +200,7 @@ async def _choose_password_page(request: Request, purpose: str, token: str, titl
 async def _choose_password(
     request: Request, purpose: str, token: str, title: str, password: str, confirmation: str
 ) -> Response:
-    if limited := too_many(request, title):
+    if limited := too_many_on_link(request, title):
         return limited
     runtime = runtime_of(request)
     try:
@@ -268,18 +258,8 @@ async def reset_request_page(request: Request) -> Response:
 @router.post("/password-reset", dependencies=[CsrfChecked])
 async def request_reset(request: Request, email: Annotated[str, Form(max_length=320)] = "") -> Response:
     runtime = runtime_of(request)
-    wait = runtime.rate_limits.retry_after(
-        "sign-in", client_address(request), runtime.settings.rate_limit_sign_in
-    )
-    if wait:
-        response = render(
-            request,
-            "reset_request.html",
-            status_code=429,
-            error=_("Too many attempts from your address. Try again in %(s)s seconds.", s=wait),
-        )
-        response.headers["Retry-After"] = str(wait)
-        return response
+    if limited := too_many(request, "sign-in", runtime.settings.rate_limit_sign_in, "reset_request.html"):
+        return limited
     if "@" in email:
         await commands.request_reset(runtime, email)
     # The same answer whether or not the address has an account: nobody learns who has one.
@@ -340,7 +320,7 @@ async def answer_survey(
     comment: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
     title = _("Your opinion on our support")
-    if limited := too_many(request, title):
+    if limited := too_many_on_link(request, title):
         return limited
     if rating is None:
         try:
@@ -401,7 +381,7 @@ async def ism_set_password(
     confirmation: Annotated[str, Form(max_length=MAX_PASSWORD + 1)] = "",
 ) -> Response:
     title = _("Your provisioning platform (ISM) password")
-    if limited := too_many(request, title):
+    if limited := too_many_on_link(request, title):
         return limited
     try:
         account: dict[str, Any] = await backends.get(
