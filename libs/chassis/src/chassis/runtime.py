@@ -33,6 +33,8 @@ from contracts import topics
 from contracts.events import DomainEvent
 
 log = structlog.get_logger()
+#: How long one step of stopping may take (consumers, relay, producer) before the service goes on.
+STOP_STEP_SECONDS = 10.0
 
 Decide = Callable[[list[Recorded]], Sequence[DomainEvent]]
 
@@ -170,17 +172,15 @@ class ServiceRuntime:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await self._bounded(task, "schedule")
         self._tasks.clear()
-        await asyncio.gather(*(runner.stop() for runner in self.runners))
+        await self._bounded(asyncio.gather(*(runner.stop() for runner in self.runners)), "consumers")
         self.runners.clear()
         if self.relay is not None:
-            await self.relay.stop()
+            await self._bounded(self.relay.stop(), "relay")
             self.relay = None
         if self._dlq_producer is not None:
-            with contextlib.suppress(Exception):
-                await self._dlq_producer.stop()
+            await self._bounded(self._dlq_producer.stop(), "dead-letter producer")
             self._dlq_producer = None
             self._dlq_started = False
         if self._pool is not None:
@@ -192,6 +192,17 @@ class ServiceRuntime:
                 await close()
         self.tracer_provider.force_flush()
         self.tracer_provider.shutdown()
+
+    async def _bounded(self, step: Awaitable[Any], what: str, seconds: float = STOP_STEP_SECONDS) -> None:
+        """One step of stopping, bounded: a Kafka client that does not answer its leave-group or close
+        (seen now and then on the embedded broker) must not hold the process past its grace period.
+        Committed work is safe either way: offsets are committed after each batch's transaction."""
+        try:
+            await asyncio.wait_for(step, seconds)
+        except TimeoutError:
+            log.warning("stop_step_timed_out", service=self.name, step=what, seconds=seconds)
+        except (asyncio.CancelledError, Exception):  # noqa: S110 — stopping: a failed step is not news
+            pass
 
     async def _every(self, schedule: Schedule) -> None:
         while True:
