@@ -15,13 +15,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import contextvars
 import functools
 import json
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +34,11 @@ from pydantic import ValidationError
 
 from chassis import context, kafka
 from chassis.db import Conn
-from chassis.eventstore import Recorded
+from chassis.eventstore import ConcurrencyConflict, Recorded
 from chassis.handled import Handles, event_types
 from chassis.relay import BATCH as RELAY_BATCH
 from chassis.telemetry import context_from_kafka_headers, span_attributes
+from chassis.unit_of_work import UnitOfWork
 from contracts import topics
 from contracts.envelope import Envelope
 from contracts.errors import Refusal
@@ -52,6 +52,8 @@ log = structlog.get_logger()
 
 #: The largest message a consumer accepts; larger is poison (P6).
 MAX_MESSAGE_BYTES = 1_000_000
+#: Times one message is handled again when a concurrent writer moved what it read.
+CONFLICT_ATTEMPTS = 3
 #: After-commit actions (emails) under way at once per reaction, off the consumer's loop. Each may
 #: hold two pooled connections (the notifier's send lock, then its record): 4 leave room in a pool of 10.
 AFTER_COMMIT_CONCURRENCY = 4
@@ -77,36 +79,8 @@ class _HandleOneByOne(Exception):
     """A handler failed while its batch was handled at once: handle the batch again, one by one."""
 
 
-@dataclass
-class ReactionContext:
-    """What a reaction's handler gets: the transaction's connection, the clock, and the runtime."""
-
-    runtime: ServiceRuntime
-    conn: Conn
-    message: ConsumerRecord[bytes, bytes] | None = None
-    _after_commit: list[_AfterCommit] = field(default_factory=list)
-
-    @property
-    def clock(self) -> Any:
-        return self.runtime.clock
-
-    async def execute(self, *, stream_id: str, integrator_id: str, decide: Any) -> list[Recorded]:
-        """Load a stream, decide, append — in this reaction's transaction."""
-        return await self.runtime.execute_in(
-            self.conn, stream_id=stream_id, integrator_id=integrator_id, decide=decide
-        )
-
-    def after_commit(self, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Run `action` once the transaction has committed (e.g. send the email recorded as intended).
-
-        It runs in a copy of the current context, so its spans stay in the consumed event's trace (P7)
-        and what it appends keeps the same correlation and causation ids."""
-        captured = contextvars.copy_context()
-
-        async def in_context() -> None:
-            await asyncio.create_task(action(), context=captured)
-
-        self._after_commit.append(_AfterCommit(in_context, self.message.key if self.message else None))
+#: What a reaction's handler gets: the unit of work of the batch it is consumed in.
+ReactionContext = UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -553,6 +527,8 @@ class ReactionRunner:
             elif read is not None:
                 handled.append((message, read))
         async with self.runtime.pool.acquire() as conn, conn.transaction():
+            # One unit of work for the batch: what its handlers append is written in one statement.
+            uow = UnitOfWork(self.runtime, conn)
             fresh: set[Any] = set()
             if handled:
                 fresh = {
@@ -571,11 +547,10 @@ class ReactionRunner:
                         self._outcomes[message.topic, "duplicate"] += 1
                         continue
                     fresh.discard(rec.envelope.event_id)  # the same event twice in one batch: once
-                    ctx = ReactionContext(runtime=self.runtime, conn=conn, message=message)
                     corr = context.correlation_id.set(rec.envelope.correlation_id)
                     caus = context.causation_id.set(rec.envelope.event_id)
                     try:
-                        await self.reaction.handler(ctx, rec)
+                        await self.reaction.handler(uow, rec)
                     except TRANSIENT_DB_ERRORS:
                         raise
                     except Exception as error:
@@ -584,8 +559,14 @@ class ReactionRunner:
                     finally:
                         context.correlation_id.reset(corr)
                         context.causation_id.reset(caus)
-                    after_commit.extend(ctx._after_commit)
+                    after_commit.extend(_AfterCommit(a, message.key) for a in uow.take_after_commit())
                     self._outcomes[message.topic, "handled"] += 1
+            try:
+                await uow.flush()
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as error:  # a stream or row another writer moved: one by one
+                raise _HandleOneByOne from error
             for message, reason in poison:
                 await self._record_dead_letter(conn, message, reason)
 
@@ -599,23 +580,33 @@ class ReactionRunner:
         rec = self._read(message)
         if rec is None or isinstance(rec, str):
             return rec
-        ctx = ReactionContext(runtime=self.runtime, conn=conn, message=message)
         with self._consume_span(message, rec) as span:
             corr = context.correlation_id.set(rec.envelope.correlation_id)
             caus = context.causation_id.set(rec.envelope.event_id)
             try:
-                async with conn.transaction():  # savepoint
-                    fresh = await conn.fetchval(
-                        "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) "
-                        "ON CONFLICT DO NOTHING RETURNING true",
-                        self.consumer_name,
-                        rec.envelope.event_id,
-                    )
-                    if not fresh:
-                        span.set_attribute("inbox.duplicate", True)
-                        self._outcomes[message.topic, "duplicate"] += 1
-                        return None
-                    await self.reaction.handler(ctx, rec)
+                for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+                    uow = UnitOfWork(self.runtime, conn)
+                    try:
+                        async with conn.transaction():  # savepoint
+                            fresh = await conn.fetchval(
+                                "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) "
+                                "ON CONFLICT DO NOTHING RETURNING true",
+                                self.consumer_name,
+                                rec.envelope.event_id,
+                            )
+                            if not fresh:
+                                span.set_attribute("inbox.duplicate", True)
+                                self._outcomes[message.topic, "duplicate"] += 1
+                                return None
+                            await self.reaction.handler(uow, rec)
+                            await uow.flush()
+                        break
+                    except ConcurrencyConflict:
+                        # Another writer moved a stream or row this message read: decide again on
+                        # what is there now; a conflict that keeps coming is dead-lettered below.
+                        if attempt == CONFLICT_ATTEMPTS:
+                            raise
+                        span.set_attribute("consume.conflicts", attempt)
             except TRANSIENT_DB_ERRORS:
                 raise
             except (Refusal, ValidationError, ValueError, LookupError) as error:
@@ -636,7 +627,7 @@ class ReactionRunner:
             finally:
                 context.correlation_id.reset(corr)
                 context.causation_id.reset(caus)
-        after_commit.extend(ctx._after_commit)
+        after_commit.extend(_AfterCommit(a, message.key) for a in uow.take_after_commit())
         self._outcomes[message.topic, "handled"] += 1
         return None
 

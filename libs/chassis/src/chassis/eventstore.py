@@ -35,6 +35,11 @@ class ConcurrencyConflict(Exception):
         self.expected_version = expected_version
 
 
+class RowsMoved(ConcurrencyConflict):
+    """A projection row changed after it was read (another stream's event): the events still hold,
+    only the rows must be read again and the write retried."""
+
+
 @dataclass(frozen=True, slots=True)
 class Recorded:
     """An event as stored: its envelope, its validated model and its position in the service's log."""
@@ -89,9 +94,8 @@ class EventStore:
         )
         return [record_from_row(r, self.producer) for r in rows]
 
-    async def append(
+    def prepare(
         self,
-        conn: Conn,
         stream_id: str,
         expected_version: int,
         events: Sequence[DomainEvent],
@@ -99,29 +103,21 @@ class EventStore:
         integrator_id: str,
         occurred_at: datetime,
     ) -> list[Recorded]:
-        """Append after `expected_version`; a concurrent writer makes this raise `ConcurrencyConflict`.
+        """The envelopes of events to append after `expected_version` (no I/O: `write` stores them).
 
-        Must run inside a transaction (the caller's). Correlation and causation come from the
-        context of the request or of the consumed event; the trace context is stored with each
-        event so the relay publishes it in the original trace (P7).
+        Correlation and causation come from the context of the request or of the consumed event; the
+        trace context is stored with each event so the relay publishes it in the original trace (P7).
         """
-        if not events:
-            return []
-        if not conn.is_in_transaction():
-            raise RuntimeError("append() must run inside a transaction")
         correlation = context.correlation_id.get() or context.new_id()
         causation = context.causation_id.get()
         carrier = current_trace_carrier()
-        trace_json = dumps(carrier)
         recorded: list[Recorded] = []
-        rows = []
         for offset, event in enumerate(events, start=1):
             if event.producer != self.producer:
                 raise ValueError(
                     f"{self.producer} cannot append {event.event_type} (a {event.producer} event)"
                 )
-            payload = event.model_dump(mode="json")
-            envelope = Envelope(
+            envelope = Envelope(  # strict writer: validated
                 event_id=context.new_id(),
                 event_type=event.event_type,
                 schema_version=event.schema_version,
@@ -132,60 +128,178 @@ class EventStore:
                 integrator_id=integrator_id,
                 correlation_id=correlation,
                 causation_id=causation,
-                payload=payload,
-            )
-            rows.append(
-                (
-                    envelope.event_id,
-                    stream_id,
-                    envelope.stream_version,
-                    event.event_type,
-                    event.schema_version,
-                    integrator_id,
-                    occurred_at,
-                    correlation,
-                    causation,
-                    dumps(payload),
-                    trace_json,
-                )
+                payload=event.model_dump(mode="json"),
             )
             recorded.append(Recorded(envelope=envelope, event=event, trace_context=carrier))
-        try:
-            async with conn.transaction():  # a savepoint: a conflict leaves the caller's transaction usable
-                # The relay's wake-up (NOTIFY, delivered at commit) goes with the insert: one round
-                # trip, not two; a conflict rolls both back with the savepoint.
-                positions = await conn.fetch(
-                    """
-                    WITH appended AS (
-                        INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version,
-                                            integrator_id, occurred_at, correlation_id, causation_id,
-                                            payload, trace_context)
-                        SELECT u.event_id, u.stream_id, u.stream_version, u.event_type, u.schema_version,
-                               u.integrator_id, u.occurred_at, u.correlation_id, u.causation_id,
-                               u.payload::jsonb, u.trace_context::jsonb
-                        FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[],
-                                    $7::timestamptz[], $8::uuid[], $9::uuid[], $10::text[], $11::text[])
-                          AS u(event_id, stream_id, stream_version, event_type, schema_version, integrator_id,
-                               occurred_at, correlation_id, causation_id, payload, trace_context)
-                        RETURNING position
+        return recorded
+
+    async def write(
+        self, conn: Conn, recorded: Sequence[Recorded], rows: Sequence[RowWrite] = ()
+    ) -> list[Recorded]:
+        """Store prepared events and the projection rows they make, in ONE statement (one round trip,
+        atomic on its own: no transaction is needed around it). Returns the events with positions.
+
+        A stream that moved past an event's version (unique `(stream_id, version)`), or a projection
+        row that moved past the position it was read at, raises `ConcurrencyConflict` and writes
+        nothing. The relay's wake-up (NOTIFY, delivered at commit) goes with the insert.
+        """
+        if not recorded:
+            return []
+        columns = list(
+            zip(
+                *(
+                    (
+                        r.envelope.event_id,
+                        r.envelope.stream_id,
+                        r.envelope.stream_version,
+                        r.envelope.event_type,
+                        r.envelope.schema_version,
+                        r.envelope.integrator_id,
+                        r.envelope.occurred_at,
+                        r.envelope.correlation_id,
+                        r.envelope.causation_id,
+                        dumps(r.envelope.payload),
+                        dumps(r.trace_context or {}),
                     )
-                    SELECT appended.position
-                    FROM appended CROSS JOIN (SELECT pg_notify($12, '')) AS wake
-                    ORDER BY appended.position
-                    """,
-                    *[list(col) for col in zip(*rows, strict=True)],
-                    APPENDED_CHANNEL,
-                )
+                    for r in recorded
+                ),
+                strict=True,
+            )
+        )
+        args: list[Any] = [list(c) for c in columns] + [APPENDED_CHANNEL]
+        ctes = [_INSERT_EVENTS]
+        checks: list[str] = []
+        for i, write in enumerate(rows):
+            ctes += write.ctes(i, args, checks)
+        sql = "WITH " + ",\n".join(ctes) + "\nSELECT appended.event_id, appended.position"
+        if checks:
+            sql += (
+                ", CASE WHEN "
+                + " OR ".join(checks)
+                + " THEN chassis_concurrent_update('a projection row') END"
+            )
+        sql += "\nFROM appended CROSS JOIN (SELECT pg_notify($12, '')) AS wake ORDER BY appended.position"
+        try:
+            result = await conn.fetch(sql, *args)
         except asyncpg.UniqueViolationError as error:
-            if "stream_id" in str(error.constraint_name or "") or "stream" in str(error):
-                raise ConcurrencyConflict(stream_id, expected_version) from None
+            if "stream" in str(error.constraint_name or "") or "stream" in str(error):
+                first = recorded[0].envelope
+                raise ConcurrencyConflict(first.stream_id, first.stream_version - 1) from None
             raise
+        except asyncpg.SerializationError:
+            first = recorded[0].envelope
+            raise RowsMoved(first.stream_id, first.stream_version - 1) from None
+        positions = {row["event_id"]: row["position"] for row in result}
         return [
             Recorded(
-                envelope=r.envelope, event=r.event, position=p["position"], trace_context=r.trace_context
+                envelope=r.envelope,
+                event=r.event,
+                position=positions[r.envelope.event_id],
+                trace_context=r.trace_context,
             )
-            for r, p in zip(recorded, positions, strict=True)
+            for r in recorded
         ]
 
+    async def append(
+        self,
+        conn: Conn,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[DomainEvent],
+        *,
+        integrator_id: str,
+        occurred_at: datetime,
+    ) -> list[Recorded]:
+        """Append after `expected_version` (prepare, then write): a concurrent writer makes this raise
+        `ConcurrencyConflict`. Projections are the unit of work's business (chassis.unit_of_work)."""
+        prepared = self.prepare(
+            stream_id, expected_version, events, integrator_id=integrator_id, occurred_at=occurred_at
+        )
+        return await self.write(conn, prepared)
 
-__all__ = ["APPENDED_CHANNEL", "UUID", "ConcurrencyConflict", "EventStore", "Recorded"]
+
+_INSERT_EVENTS = """appended AS (
+    INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, integrator_id,
+                        occurred_at, correlation_id, causation_id, payload, trace_context)
+    SELECT u.event_id, u.stream_id, u.stream_version, u.event_type, u.schema_version, u.integrator_id,
+           u.occurred_at, u.correlation_id, u.causation_id, u.payload::jsonb, u.trace_context::jsonb
+    FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[], $7::timestamptz[],
+                $8::uuid[], $9::uuid[], $10::text[], $11::text[])
+      AS u(event_id, stream_id, stream_version, event_type, schema_version, integrator_id, occurred_at,
+           correlation_id, causation_id, payload, trace_context)
+    RETURNING event_id, position
+)"""
+
+
+@dataclass(frozen=True, slots=True)
+class RowWrite:
+    """The rows of one projection table that one write changes, each with the position it was read
+    at (None: it did not exist) and the event that last changed it (its position becomes the row's)."""
+
+    table: str
+    #: (key, integrator_id, data as JSON text, event_id, position read at)
+    upserts: Sequence[tuple[str, str, str, UUID, int | None]]
+    #: (key, position read at)
+    deletes: Sequence[tuple[str, int]]
+
+    def ctes(self, index: int, args: list[Any], checks: list[str]) -> list[str]:
+        """This table's parts of the write statement, its arguments appended to `args`, and the
+        conditions that mean another writer got there first."""
+        ctes = []
+        inserts = [u for u in self.upserts if u[4] is None]
+        updates = [u for u in self.upserts if u[4] is not None]
+        t = self.table
+        if inserts:
+            args += [
+                [u[0] for u in inserts],
+                [u[1] for u in inserts],
+                [u[2] for u in inserts],
+                [u[3] for u in inserts],
+            ]
+            n = len(args)
+            ctes.append(
+                f"i{index} AS (INSERT INTO {t} (key, integrator_id, data, position) "
+                f"SELECT u.key, u.integrator_id, u.data::jsonb, a.position "
+                f"FROM unnest(${n - 3}::text[], ${n - 2}::text[], ${n - 1}::text[], ${n}::uuid[]) "
+                f"AS u(key, integrator_id, data, event_id) JOIN appended a USING (event_id) "
+                f"ON CONFLICT (key) DO NOTHING RETURNING 1)"
+            )
+            checks.append(f"(SELECT count(*) FROM i{index}) <> {len(inserts)}")
+        if updates:
+            args += [
+                [u[0] for u in updates],
+                [u[1] for u in updates],
+                [u[2] for u in updates],
+                [u[3] for u in updates],
+                [u[4] for u in updates],
+            ]
+            n = len(args)
+            ctes.append(
+                f"u{index} AS (UPDATE {t} SET integrator_id = u.integrator_id, data = u.data::jsonb, "
+                f"position = a.position "
+                f"FROM unnest(${n - 4}::text[], ${n - 3}::text[], ${n - 2}::text[], ${n - 1}::uuid[], "
+                f"${n}::bigint[]) AS u(key, integrator_id, data, event_id, read_at) "
+                f"JOIN appended a USING (event_id) "
+                f"WHERE {t}.key = u.key AND {t}.position = u.read_at RETURNING 1)"
+            )
+            checks.append(f"(SELECT count(*) FROM u{index}) <> {len(updates)}")
+        if self.deletes:
+            args += [[d[0] for d in self.deletes], [d[1] for d in self.deletes]]
+            n = len(args)
+            ctes.append(
+                f"d{index} AS (DELETE FROM {t} USING unnest(${n - 1}::text[], ${n}::bigint[]) "
+                f"AS u(key, read_at) WHERE {t}.key = u.key AND {t}.position = u.read_at RETURNING 1)"
+            )
+            checks.append(f"(SELECT count(*) FROM d{index}) <> {len(self.deletes)}")
+        return ctes
+
+
+__all__ = [
+    "APPENDED_CHANNEL",
+    "UUID",
+    "ConcurrencyConflict",
+    "EventStore",
+    "Recorded",
+    "RowWrite",
+    "RowsMoved",
+]

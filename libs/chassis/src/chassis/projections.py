@@ -12,7 +12,7 @@ import builtins
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ import asyncpg
 from tqdm import tqdm
 
 from chassis.db import Conn
-from chassis.eventstore import Recorded, record_from_row
+from chassis.eventstore import Recorded, RowWrite, record_from_row
 from chassis.handled import Handles, event_types, names_of
 from contracts.envelope import Envelope
 from contracts.events import DomainEvent
@@ -67,6 +67,28 @@ class Projection:
         return ";\n".join(statements)
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A projection row as read: its data and the position of the event that last changed it."""
+
+    data: Row
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A projection row after events: its new data (None: deleted) and the event that made it."""
+
+    data: Row | None
+    integrator_id: str
+    by: Recorded
+
+
+def _data(stored: Stored | None) -> Row | None:
+    # A copy: `apply` functions may build on the row they get; the row read stays as it was.
+    return dict(stored.data) if stored is not None else None
+
+
 def _json(row: Row) -> str:
     return json.dumps(row, separators=(",", ":"), ensure_ascii=False, sort_keys=True, default=str)
 
@@ -82,27 +104,98 @@ class Projections:
         for p in self.all.values():
             await conn.execute(p.ddl())
 
-    async def apply_live(self, conn: Conn, recorded: Sequence[Recorded]) -> None:
-        """Apply freshly appended events inside the appending transaction."""
+    def keys_touched(self, recorded: Iterable[Recorded]) -> dict[str, set[str]]:
+        """The rows (projection name -> keys) that these events change."""
+        touched: dict[str, set[str]] = {}
+        for rec in recorded:
+            for p in self.all.values():
+                keys = p.keys_for(rec.envelope, rec.event)
+                if keys:
+                    touched.setdefault(p.name, set()).update(keys)
+        return touched
+
+    async def read_rows(
+        self, conn: Conn, wanted: dict[str, set[str]], *, lock: bool = False
+    ) -> dict[tuple[str, str], Stored]:
+        """The current rows for these keys, of every projection at once (one round trip). A key
+        without a row is absent from the answer. `lock`: in a transaction, the rows stay locked until
+        it ends (a batch's other writers wait instead of failing its write)."""
+        parts: list[str] = []
+        args: list[Any] = []
+        for name, keys in wanted.items():
+            self._check(name)
+            args.append(sorted(keys))
+            parts.append(
+                f"SELECT '{name}' AS projection, key, data::text AS data, position "
+                f"FROM {name} WHERE key = any(${len(args)}::text[])" + (" FOR UPDATE" if lock else "")
+            )
+        if not parts:
+            return {}
+        if lock:  # FOR UPDATE is refused in a UNION's branches, not in a WITH query's
+            ctes = ", ".join(f"r{i} AS ({part})" for i, part in enumerate(parts))
+            sql = f"WITH {ctes} " + " UNION ALL ".join(f"SELECT * FROM r{i}" for i in range(len(parts)))
+        else:
+            sql = " UNION ALL ".join(parts)
+        rows = await conn.fetch(sql, *args)
+        return {(r["projection"], r["key"]): Stored(json.loads(r["data"]), r["position"]) for r in rows}
+
+    def fold_rows(
+        self, rows: Mapping[tuple[str, str], Stored | None], recorded: Sequence[Recorded]
+    ) -> dict[tuple[str, str], Changed]:
+        """Apply the events, in order, to the rows read (`None`: no row), in memory. Returns each
+        changed row: its new data (None: deleted), the event that last changed it."""
+        changed: dict[tuple[str, str], Changed] = {}
         for rec in recorded:
             for p in self.all.values():
                 for key in p.keys_for(rec.envelope, rec.event):
-                    current = await conn.fetchval(f"SELECT data FROM {p.name} WHERE key = $1 FOR UPDATE", key)
-                    row = json.loads(current) if current is not None else None
-                    new = p.apply(row, rec.envelope, rec.event)
-                    if new is None:
-                        if current is not None:
-                            await conn.execute(f"DELETE FROM {p.name} WHERE key = $1", key)
-                        continue
-                    await conn.execute(
-                        f"INSERT INTO {p.name} (key, integrator_id, data, position) VALUES ($1, $2, $3::jsonb, $4) "
-                        f"ON CONFLICT (key) DO UPDATE SET integrator_id = EXCLUDED.integrator_id, "
-                        f"data = EXCLUDED.data, position = EXCLUDED.position",
-                        key,
-                        rec.envelope.integrator_id,
-                        _json(new),
-                        rec.position,
+                    at = (p.name, key)
+                    current = changed[at].data if at in changed else _data(rows.get(at))
+                    changed[at] = Changed(
+                        p.apply(current, rec.envelope, rec.event), rec.envelope.integrator_id, rec
                     )
+        return changed
+
+    def row_writes(
+        self, read: Mapping[tuple[str, str], Stored | None], changed: dict[tuple[str, str], Changed]
+    ) -> list[RowWrite]:
+        """What to write of the changed rows, per table, each guarded by the position it was read at."""
+        by_table: dict[str, tuple[list[Any], list[Any]]] = {}
+        for (name, key), change in changed.items():
+            before = read.get((name, key))
+            upserts, deletes = by_table.setdefault(name, ([], []))
+            if change.data is None:
+                if before is not None:
+                    deletes.append((key, before.position))
+                continue
+            upserts.append(
+                (
+                    key,
+                    change.integrator_id,
+                    _json(change.data),
+                    change.by.envelope.event_id,
+                    before.position if before is not None else None,
+                )
+            )
+        return [RowWrite(name, up, down) for name, (up, down) in by_table.items() if up or down]
+
+    async def apply_live(self, conn: Conn, recorded: Sequence[Recorded]) -> None:
+        """Apply events already stored (their positions known) to the projections: used where events
+        were written without their rows (a unit of work writes both at once)."""
+        touched = self.keys_touched(recorded)
+        read = dict(await self.read_rows(conn, touched))
+        for (name, key), change in self.fold_rows(read, recorded).items():
+            if change.data is None:
+                await conn.execute(f"DELETE FROM {name} WHERE key = $1", key)
+                continue
+            await conn.execute(
+                f"INSERT INTO {name} (key, integrator_id, data, position) VALUES ($1, $2, $3::jsonb, $4) "
+                f"ON CONFLICT (key) DO UPDATE SET integrator_id = EXCLUDED.integrator_id, "
+                f"data = EXCLUDED.data, position = EXCLUDED.position",
+                key,
+                change.integrator_id,
+                _json(change.data),
+                change.by.position,
+            )
 
     # --- queries -----------------------------------------------------------------------------
 

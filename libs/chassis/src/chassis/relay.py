@@ -32,7 +32,7 @@ from opentelemetry.trace import (
 )
 
 from chassis import kafka
-from chassis.db import Conn
+from chassis.db import Conn, needs_reset
 from chassis.eventstore import APPENDED_CHANNEL
 from chassis.settings import ServiceSettings
 from chassis.telemetry import span_context_of
@@ -177,6 +177,7 @@ class Relay:
 
     async def _lead_and_publish(self) -> None:
         async with self.pool.acquire() as lock_conn:
+            needs_reset(lock_conn)
             # A session-level advisory lock: released if this process dies (its connection closes).
             while not await lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
                 self.is_leader = False

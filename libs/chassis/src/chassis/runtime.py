@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import resource
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -19,7 +19,7 @@ from opentelemetry.trace import Tracer
 from chassis import kafka
 from chassis.clock import Clock, clock_for
 from chassis.consumer import Reaction, ReactionContext, ReactionRunner
-from chassis.db import Conn
+from chassis.db import Conn, needs_reset, reset_on_release
 from chassis.eventstore import ConcurrencyConflict, EventStore, Recorded
 from chassis.http import build_app
 from chassis.metrics import ServiceMetrics
@@ -29,6 +29,7 @@ from chassis.relay import Relay
 from chassis.schema import CHASSIS_SCHEMA
 from chassis.settings import ServiceSettings
 from chassis.telemetry import make_tracer_provider
+from chassis.unit_of_work import UnitOfWork
 from contracts import topics
 from contracts.events import DomainEvent
 
@@ -37,6 +38,7 @@ log = structlog.get_logger()
 STOP_STEP_SECONDS = 10.0
 
 Decide = Callable[[list[Recorded]], Sequence[DomainEvent]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class ServiceRuntime:
         )
         self.extras: dict[str, Any] = {}
         self.rate_limits = RateLimits(settings.rate_limits_enabled)
+        self._after_commit: set[asyncio.Task[None]] = set()
         #: Resources the service's wiring opened (HTTP clients...), closed when the service stops.
         self.on_stop: list[Callable[[], Awaitable[None]]] = []
 
@@ -122,6 +125,7 @@ class ServiceRuntime:
                     min_size=1,
                     max_size=self.settings.db_pool_max_size,
                     command_timeout=30,
+                    reset=reset_on_release,
                 )
                 break
             except (OSError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError):
@@ -133,6 +137,7 @@ class ServiceRuntime:
 
     async def migrate(self) -> None:
         async with self.pool.acquire() as conn:
+            needs_reset(conn)
             # One migrator at a time when replicas start together.
             await conn.execute("SELECT pg_advisory_lock(hashtext('migrations'))")
             try:
@@ -175,6 +180,8 @@ class ServiceRuntime:
             await self._bounded(task, "schedule")
         self._tasks.clear()
         await self._bounded(asyncio.gather(*(runner.stop() for runner in self.runners)), "consumers")
+        if self._after_commit:
+            await self._bounded(asyncio.wait(list(self._after_commit)), "after-commit actions", 5.0)
         self.runners.clear()
         if self.relay is not None:
             await self._bounded(self.relay.stop(), "relay")
@@ -240,27 +247,62 @@ class ServiceRuntime:
 
     # --- commands ----------------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def unit_of_work(self, *, transaction: bool = False) -> AsyncIterator[UnitOfWork]:
+        """A unit of work for a command or a schedule: what it appends is written when the block
+        ends (one statement; `transaction=True` when the handler also takes a lock), then its
+        after-commit actions start."""
+        async with self.pool.acquire() as conn:
+            uow = UnitOfWork(self, conn)
+            if transaction:
+                async with conn.transaction():
+                    yield uow
+                    await uow.flush()
+            else:
+                yield uow
+                await uow.flush()
+        for action in uow.take_after_commit():
+            self.run_after_commit(action)
+
+    async def command(
+        self,
+        handler: Callable[[UnitOfWork], Awaitable[T]],
+        *,
+        retries: int = 0,
+        transaction: bool = False,
+    ) -> T:
+        """Run `handler` in a unit of work; on a conflict (a stream moved since it was read), decide
+        again on what is there now, up to `retries` times, then let the 409 through."""
+        for attempt in range(retries + 1):
+            try:
+                async with self.unit_of_work(transaction=transaction) as uow:
+                    result = await handler(uow)
+                return result
+            except ConcurrencyConflict:
+                if attempt == retries:
+                    raise
+        raise AssertionError("unreachable")
+
+    def run_after_commit(self, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """An after-commit action of a command, off the request: kept until done (stop waits)."""
+        task = asyncio.create_task(action())
+        self._after_commit.add(task)
+        task.add_done_callback(self._after_commit.discard)
+
     async def execute(self, *, stream_id: str, integrator_id: str, decide: Decide) -> list[Recorded]:
-        """Load the stream, decide, append with optimistic concurrency, update projections — one transaction."""
+        """Load the stream, decide on its history, append (the first edition's command; a unit of
+        work's `decide` is the better way)."""
         with self.tracer.start_as_current_span(
             "execute", attributes={"stream.id": stream_id, "integrator.id": integrator_id}
         ):
-            async with self.pool.acquire() as conn, conn.transaction():
-                return await self.execute_in(
-                    conn, stream_id=stream_id, integrator_id=integrator_id, decide=decide
-                )
+            async with self.unit_of_work() as uow:
+                return await uow.execute(stream_id=stream_id, integrator_id=integrator_id, decide=decide)
 
     async def execute_in(
         self, conn: Conn, *, stream_id: str, integrator_id: str, decide: Decide
     ) -> list[Recorded]:
-        history = await self.store.read_stream(conn, stream_id)
-        new_events = list(decide(history))
-        return await self.append_in(
-            conn,
-            stream_id=stream_id,
-            integrator_id=integrator_id,
-            expected_version=len(history),
-            events=new_events,
+        return await UnitOfWork(self, conn).execute(
+            stream_id=stream_id, integrator_id=integrator_id, decide=decide
         )
 
     async def append_in(
@@ -272,28 +314,9 @@ class ServiceRuntime:
         expected_version: int,
         events: Sequence[DomainEvent],
     ) -> list[Recorded]:
-        if not events:
-            return []
-        with self.tracer.start_as_current_span(
-            "append",
-            attributes={
-                "stream.id": stream_id,
-                "integrator.id": integrator_id,
-                "event.types": ",".join(e.event_type for e in events),
-            },
-        ) as span:
-            recorded = await self.store.append(
-                conn,
-                stream_id,
-                expected_version,
-                events,
-                integrator_id=integrator_id,
-                occurred_at=self.clock.now(),
-            )
-            span.set_attribute("event.ids", ",".join(str(r.envelope.event_id) for r in recorded))
-            await self.projections.apply_live(conn, recorded)
-            self.metrics.events_appended(e.event_type for e in events)
-        return recorded
+        return await UnitOfWork(self, conn).append_at(
+            stream_id, expected_version, events, integrator_id=integrator_id
+        )
 
     async def read_stream(self, stream_id: str) -> list[Recorded]:
         async with self.pool.acquire() as conn:

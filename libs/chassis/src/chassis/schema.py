@@ -35,6 +35,14 @@ CREATE OR REPLACE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
 CREATE OR REPLACE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION events_are_append_only();
 
+-- A unit of work writes its events and its projection rows in one statement, each row guarded by
+-- the position it was read at: a row another writer moved meanwhile aborts the whole statement with
+-- a serialization failure (40001), which the chassis reports as a ConcurrencyConflict.
+CREATE OR REPLACE FUNCTION chassis_concurrent_update(what text) RETURNS integer LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'concurrent update of %', what USING ERRCODE = 'serialization_failure';
+END $$;
+
 CREATE TABLE IF NOT EXISTS relay_checkpoint (
     name       text PRIMARY KEY,
     tx_id      xid8 NOT NULL,

@@ -15,6 +15,7 @@ from weakref import WeakKeyDictionary
 
 import structlog
 
+from chassis.db import needs_reset
 from chassis.runtime import ServiceRuntime
 from contracts.events.notifier import EmailFailed
 from notifier.domain import emails
@@ -43,6 +44,7 @@ async def deliver(runtime: ServiceRuntime, email_id: str) -> None:
     stream_id = emails.email_stream(email_id)
     lock_key = f"notifier-email:{email_id}"
     async with runtime.pool.acquire() as lock:
+        needs_reset(lock)  # a session lock: released even if the unlock below never runs
         if not await lock.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", lock_key):
             return  # another sender has it
         try:
