@@ -14,6 +14,7 @@ from datetime import timedelta
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from chassis.runtime import ServiceRuntime
+from support import queries
 from support import statistics as stats
 from support.calendar_fr import french_holidays
 from support.domain.tickets import Status
@@ -22,23 +23,16 @@ WINDOW_DAYS = 30
 
 
 async def support_gauges(runtime: ServiceRuntime) -> Iterable[Metric]:
-    rows = await runtime.pool.fetch(
-        "SELECT data->>'status' AS state, count(*) AS tickets FROM support_tickets "
-        "WHERE data->>'status' <> $1 GROUP BY 1",
-        Status.CLOSED.value,
-    )
     open_tickets = GaugeMetricFamily(
         "support_tickets_open", "Tickets not closed yet, by state.", labels=["state"]
     )
     counts = {s.value: 0 for s in Status if s is not Status.CLOSED}
-    counts.update({row["state"]: row["tickets"] for row in rows})
+    counts.update(await queries.open_tickets_by_status(runtime))
     for state, count in counts.items():
         open_tickets.add_metric([state], float(count))
 
     since = runtime.clock.now() - timedelta(days=WINDOW_DAYS)
-    recent = await runtime.projections.list(
-        "support_tickets", where="data->>'opened_at' >= $1", args=[since.isoformat()], limit=100_000
-    )
+    recent = await queries.tickets_opened_since(runtime, since)
     figures = stats.summarise(recent, french_holidays(runtime.settings.support_holidays_subdivision))
     families = [open_tickets]
     for name, key, what in (

@@ -14,13 +14,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from chassis.projections import Projection
 from contracts.envelope import Envelope
 from contracts.events import DomainEvent
 from contracts.events.support import (
     VENDOR_WIDE,
+    Category,
     CharterSigned,
     EmployeeDeclared,
     InstallationReported,
@@ -33,6 +36,7 @@ from contracts.events.support import (
     ReleasePublished,
     ReleaseWithdrawn,
     SatisfactionRated,
+    Severity,
     TicketClosed,
     TicketMessagePosted,
     TicketOpened,
@@ -45,8 +49,7 @@ from contracts.events.support import (
     TrackerDeclarationSettled,
     TrainingRecorded,
 )
-from support.domain import approval, releases
-from support.domain.tickets import Status
+from support.domain import approval, releases, tickets
 
 Row = dict[str, Any]
 
@@ -76,8 +79,43 @@ APPROVAL_EVENTS = {
 }
 
 
+def _ticket_state(row: Row | None) -> tickets.Ticket:
+    """The domain's state of a ticket, from the fields its file keeps of that state."""
+    if row is None:
+        return tickets.Ticket()
+    return tickets.Ticket(
+        opened=True,
+        status=tickets.Status(row["status"]),
+        category=Category(row["category"]) if row["category"] else None,
+        severity=Severity(row["severity"]) if row["severity"] else None,
+        technician=row["technician"],
+        tracker_reference=row["tracker_reference"],
+        surveys={
+            UUID(s["token_id"]): tickets.Survey(
+                expires_at=datetime.fromisoformat(s["expires_at"]), answered=s["rating"] is not None
+            )
+            for s in row["surveys"]
+        },
+    )
+
+
+def _state_fields(state: tickets.Ticket) -> Row:
+    return {
+        "status": state.status.value,
+        "category": state.category.value if state.category else None,
+        "severity": state.severity.value if state.severity else None,
+        "technician": state.technician,
+        "tracker_reference": state.tracker_reference,
+    }
+
+
 def apply_ticket(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row | None:
+    if row is None and not isinstance(event, TicketOpened):
+        return None
     at = envelope.occurred_at.isoformat()
+    # The ticket's stages are the domain's (`tickets.evolve`), not restated here: the file keeps the
+    # state's fields, and adds what the domain does not need (texts, dates, exchanges, history).
+    state = tickets.evolve(_ticket_state(row), event, envelope.occurred_at)
     if isinstance(event, TicketOpened):
         row = {
             "ticket_id": str(event.ticket_id),
@@ -89,12 +127,7 @@ def apply_ticket(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row
             "description": event.description,
             "opened_by": event.opened_by,
             "opened_at": at,
-            "status": Status.NEW.value,
-            "category": None,
-            "severity": None,
-            "technician": None,
             "first_taken_at": None,
-            "tracker_reference": None,
             "tracker_outcome": None,
             "resolution_procedure": None,
             "resolved_by": None,
@@ -104,16 +137,15 @@ def apply_ticket(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row
             "surveys": [],
             "history": [],
         }
-    if row is None:
-        return None
-    row = {**row, "history": [*row["history"], {"event": envelope.event_type, "at": at}]}
+    assert row is not None
+    row = {
+        **row,
+        **_state_fields(state),
+        "history": [*row["history"], {"event": envelope.event_type, "at": at}],
+    }
     match event:
-        case TicketQualified():
-            row |= {"category": event.category.value, "severity": event.severity.value}
         case TicketTaken():
-            row |= {"technician": event.technician, "first_taken_at": row["first_taken_at"] or at}
-            if row["status"] == Status.NEW.value:
-                row["status"] = Status.IN_PROGRESS.value
+            row["first_taken_at"] = row["first_taken_at"] or at
         case TicketMessagePosted():
             message = {
                 "author": event.author,
@@ -124,18 +156,13 @@ def apply_ticket(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row
             }
             row["messages"] = [*row["messages"], message]
         case TrackerDeclarationMade():
-            row |= {
-                "status": Status.WAITING_ON_TRACKER.value,
-                "tracker_reference": event.tracker_reference,
-                "tracker_outcome": None,
-            }
+            row["tracker_outcome"] = None
         case TicketStillWaitingOnTracker():
             row["last_tracker_reminder_at"] = at
         case TrackerDeclarationSettled():
-            row |= {"status": Status.IN_PROGRESS.value, "tracker_outcome": event.outcome}
+            row["tracker_outcome"] = event.outcome
         case TicketResolved():
             row |= {
-                "status": Status.RESOLVED.value,
                 "resolution_procedure": event.resolution_procedure,
                 "resolved_by": event.resolved_by,
                 "resolved_at": at,
@@ -149,13 +176,9 @@ def apply_ticket(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row
                 "comment": None,
                 "rated_at": None,
             }
-            row |= {"status": Status.CLOSED.value, "closed_at": at, "surveys": [*row["surveys"], survey]}
+            row |= {"closed_at": at, "surveys": [*row["surveys"], survey]}
         case TicketReopened():
-            row |= {
-                "status": (Status.IN_PROGRESS if row["technician"] else Status.NEW).value,
-                "closed_at": None,
-                "reopen_reason": event.reason,
-            }
+            row |= {"closed_at": None, "reopen_reason": event.reason}
         case SatisfactionRated():
             token = str(event.survey_token_id)
             row["surveys"] = [

@@ -16,27 +16,13 @@ from fastapi import APIRouter, Depends, Query
 from chassis.auth import Principal, require
 from chassis.business_hours import business_hours, french_holidays
 from chassis.http import RuntimeDep
+from support import queries
+from support.views import TICKET_SUMMARY
 
 router = APIRouter(tags=["support"])
 
 Staff = Annotated[Principal, Depends(require("ops", "technician"))]
 Queue = Literal["mine", "unassigned", "waiting_on_tracker", "open", "all"]
-
-#: Each queue as SQL over the ticket file; `$1` is the caller (only `mine` uses it).
-QUEUES: dict[str, str] = {
-    "mine": "data->>'technician' = $1 AND data->>'status' <> 'closed'",
-    "unassigned": "data->>'technician' IS NULL AND data->>'status' NOT IN ('resolved', 'closed')",
-    "waiting_on_tracker": "data->>'status' = 'waiting_on_tracker'",
-    "open": "data->>'status' <> 'closed'",
-    "all": "true",
-}
-ORDERS = {
-    "age": "data->>'opened_at', key",
-    "severity": (
-        "CASE data->>'severity' WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 "
-        "WHEN 'low' THEN 3 ELSE 4 END, data->>'opened_at', key"
-    ),
-}
 
 
 def _awaiting_answer(row: dict[str, Any]) -> bool:
@@ -55,38 +41,17 @@ async def ticket_queue(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
     """One page of a queue, with how many tickets each queue holds."""
-    # Every clause names $1 (the caller) so that one argument list fits them all.
-    where = f"({QUEUES[queue]}) AND $1::text IS NOT NULL"
-    rows = await runtime.projections.list(
-        "support_tickets", where=where, args=[who.subject], order_by=ORDERS[order], limit=limit, offset=offset
+    rows = await queries.ticket_queue(
+        runtime, queue, caller=who.subject, order=order, limit=limit, offset=offset
     )
-    counted = ", ".join(f"count(*) FILTER (WHERE {sql}) AS {name}" for name, sql in QUEUES.items())
-    counts = await runtime.pool.fetchrow(f"SELECT {counted} FROM support_tickets", who.subject)
-    ids = sorted({r["integrator_id"] for r in rows})
-    companies = {
-        c["integrator_id"]: c
-        for c in await runtime.projections.list(
-            "support_integrators", where="key = ANY($1::text[])", args=[ids], limit=max(len(ids), 1)
-        )
-    }
+    counts = await queries.queue_counts(runtime, caller=who.subject)
+    companies = await queries.companies(runtime, sorted({r["integrator_id"] for r in rows}))
     now = runtime.clock.now()
     is_holiday = french_holidays(runtime.settings.support_holidays_subdivision)
-    summary = (
-        "ticket_id",
-        "ticket_number",
-        "integrator_id",
-        "channel",
-        "subject",
-        "status",
-        "category",
-        "severity",
-        "technician",
-        "opened_at",
-    )
     return {
         "tickets": [
             {
-                **{k: r.get(k) for k in summary},
+                **{k: r.get(k) for k in TICKET_SUMMARY},
                 "integrator_name": companies.get(r["integrator_id"], {}).get("legal_name"),
                 "age_business_hours": round(
                     business_hours(datetime.fromisoformat(r["opened_at"]), now, is_holiday), 2
@@ -96,14 +61,12 @@ async def ticket_queue(
             }
             for r in rows
         ],
-        "counts": dict(counts) if counts else {},
+        "counts": counts,
     }
 
 
 @router.get("/ticket-queue/integrators")
 async def integrators_to_ask_for(runtime: RuntimeDep, who: Staff) -> list[dict[str, Any]]:
     """The integrators a call or an email may be registered for, by company name."""
-    rows = await runtime.projections.list(
-        "support_integrators", order_by="data->>'legal_name', key", limit=10_000
-    )
+    rows = await queries.integrator_directory(runtime)
     return [{"integrator_id": r["integrator_id"], "legal_name": r.get("legal_name")} for r in rows]

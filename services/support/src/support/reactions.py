@@ -8,22 +8,12 @@ from chassis.eventstore import Recorded
 from chassis.runtime import Reaction, ReactionContext
 from contracts import topics
 from contracts.events.onboarding import IntegratorContactsUpdated, IntegratorRegistered
-from support.domain import integrators
+from support import commands
 
 
 async def learn_integrator(ctx: ReactionContext, rec: Recorded) -> None:
-    integrator_id, event, source_id = rec.envelope.integrator_id, rec.event, rec.envelope.event_id
-
-    def decide(history: list[Recorded]) -> list:
-        known = integrators.fold(r.event for r in history)
-        if isinstance(event, IntegratorRegistered):
-            return integrators.note_registration(known, event, source_id)
-        assert isinstance(event, IntegratorContactsUpdated)
-        return integrators.note_contacts_update(known, event, source_id)
-
-    await ctx.execute(
-        stream_id=integrators.stream_id(integrator_id), integrator_id=integrator_id, decide=decide
-    )
+    assert isinstance(rec.event, IntegratorRegistered | IntegratorContactsUpdated)
+    await commands.note_integrator(ctx, rec.envelope.integrator_id, rec.event, rec.envelope.event_id)
 
 
 onboarding_facts = Reaction(

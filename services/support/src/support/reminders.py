@@ -13,11 +13,10 @@ from uuid import UUID
 
 import structlog
 
-from chassis.eventstore import ConcurrencyConflict, Recorded
+from chassis.eventstore import ConcurrencyConflict
 from chassis.runtime import Schedule, ServiceRuntime
-from contracts.events import DomainEvent
+from support import commands, queries
 from support.calendar_fr import french_holidays
-from support.domain import tickets
 
 log = structlog.get_logger()
 
@@ -25,28 +24,18 @@ log = structlog.get_logger()
 async def remind_tickets_waiting_on_tracker(runtime: ServiceRuntime) -> None:
     settings: Any = runtime.settings
     is_holiday = french_holidays(settings.support_holidays_subdivision)
-    waiting = await runtime.projections.list(
-        "support_tickets",
-        where="data->>'status' = $1",
-        args=[tickets.Status.WAITING_ON_TRACKER.value],
-        limit=10_000,
-    )
+    waiting = await queries.tickets_waiting_on_tracker(runtime)
     now = runtime.clock.now()
     for row in waiting:
         ticket_id = UUID(row["ticket_id"])
-
-        def decide(history: list[Recorded], ticket_id: UUID = ticket_id) -> list[DomainEvent]:
-            return tickets.remind_if_due(
-                tickets.fold((r.event, r.envelope.occurred_at) for r in history),
-                ticket_id=ticket_id,
+        try:
+            await commands.remind_of_tracker(
+                runtime,
+                ticket_id,
+                row["integrator_id"],
                 now=now,
                 every_business_days=settings.tracker_reminder_business_days,
                 is_holiday=is_holiday,
-            )
-
-        try:
-            await runtime.execute(
-                stream_id=tickets.stream_id(ticket_id), integrator_id=row["integrator_id"], decide=decide
             )
         except ConcurrencyConflict:
             log.info("tracker_reminder_raced", ticket_id=str(ticket_id))  # another replica or a command won
