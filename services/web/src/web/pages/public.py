@@ -301,7 +301,7 @@ def _link_refusal(refused: Refused) -> str:
 async def survey_page(request: Request, token: str, backends: BackendsDep) -> Response:
     title = _("Your opinion on our support")
     try:
-        survey = await backends.get("support", f"/surveys/{token[:200]}", None)
+        survey = await backends.get("support", f"/surveys/{token[:500]}", None)
     except Refused as refused:
         return render(
             request, "link_problem.html", status_code=410, title=title, message=_link_refusal(refused)
@@ -324,7 +324,7 @@ async def answer_survey(
         return limited
     if rating is None:
         try:
-            survey = await backends.get("support", f"/surveys/{token[:200]}", None)
+            survey = await backends.get("support", f"/surveys/{token[:500]}", None)
         except Refused as refused:
             return render(
                 request, "link_problem.html", status_code=410, title=title, message=_link_refusal(refused)
@@ -340,7 +340,7 @@ async def answer_survey(
     try:
         await backends.post(
             "support",
-            f"/surveys/{token[:200]}",
+            f"/surveys/{token[:500]}",
             None,
             json={"rating": rating, "comment": comment.strip() or None},
         )
