@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import socket
 import time
@@ -22,6 +23,7 @@ from typing import Any
 from uuid import UUID
 
 import aiosmtplib
+from email_validator import EmailNotValidError, validate_email
 
 from chassis.links import sign_link_token
 from contracts.events import REGISTRY
@@ -88,10 +90,16 @@ def link_for(link: Link, event: dict[str, Any], settings: Any, *, issued_at: dat
     return base + page.format(token=token)
 
 
+@functools.lru_cache(maxsize=4096)
 def _address(value: str) -> Address:
+    """An address from the settings or an event (`addr` or `Name <addr>`), its syntax checked by
+    email-validator (the rules of the events' `EmailStr`) and kept as written. Cached: the same few
+    addresses (ours, each integrator's contacts) come back in every email, and a check costs ~25 µs."""
     name, addr = parseaddr(one_line(value))
-    if "@" not in addr:
-        raise ValueError(f"not an email address: {value!r}")
+    try:
+        validate_email(addr, check_deliverability=False)
+    except EmailNotValidError as bad:
+        raise ValueError(f"not an email address: {value!r} ({bad})") from None
     username, domain = addr.rsplit("@", 1)
     return Address(display_name=name, username=username, domain=domain)
 
