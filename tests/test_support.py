@@ -9,6 +9,9 @@ Then approval, releases and installation reports.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -35,6 +38,15 @@ def survey_link_token(svc: Any, token_id: str, expires_at: str) -> str:
         UUID(token_id),
         datetime.fromisoformat(expires_at),
     )
+
+
+def old_format_link(svc: Any, purpose: str, token_id: str, expires_at: str) -> str:
+    """A link as the notifier signed them before the JWT format (chassis.links as it was)."""
+    secret = svc.runtime.settings.link_signing_secret.get_secret_value()
+    expiry = int(datetime.fromisoformat(expires_at).timestamp())
+    mac = hmac.new(secret.encode(), f"{purpose}|{token_id}|{expiry}".encode(), hashlib.sha256).digest()
+    raw_id, raw_mac = (base64.urlsafe_b64encode(b).rstrip(b"=").decode() for b in (UUID(token_id).bytes, mac))
+    return f"{raw_id}.{expiry}.{raw_mac}"
 
 
 async def ok(response: Any, status: int = 201) -> dict[str, Any]:
@@ -185,7 +197,12 @@ async def test_a_ticket_from_an_email_to_its_rating_then_statistics_and_a_rebuil
         await ok(await svc.http.post(f"{base}/closing", headers=tech))
         second = (await svc.runtime.projections.get("support_tickets", ticket_id))["surveys"][-1]
         assert second["token_id"] != survey["token_id"]
+        # A link mailed before links became JWTs is honoured until it expires (then refused as expired)
+        old_link = old_format_link(svc, "survey", second["token_id"], second["expires_at"])
+        assert (await ok(await svc.http.get(f"/surveys/{old_link}"), 200))["answered"] is False
         clock.advance(timedelta(days=14))
+        old_late = await svc.http.get(f"/surveys/{old_link}")
+        assert old_late.status_code == 422 and old_late.json()["code"] == "expired_token"
         late = await svc.http.post(
             f"/surveys/{survey_link_token(svc, second['token_id'], second['expires_at'])}", json={"rating": 5}
         )

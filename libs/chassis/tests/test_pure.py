@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+import jwt
 import pytest
 from fastapi import HTTPException
 
@@ -23,18 +30,123 @@ def test_a_link_token_verifies_for_its_purpose_until_it_expires():
     token_id = uuid4()
     token = sign_link_token(SECRET, "survey", token_id, NOW + timedelta(days=14))
     assert verify_link_token(SECRET, "survey", token, now=NOW) == (token_id, NOW + timedelta(days=14))
+    assert verify_link_token(SECRET, "survey", token, now=NOW + timedelta(days=14, seconds=-1))[0] == token_id
+    with pytest.raises(CommandRefused, match="expired") as expired:
+        verify_link_token(SECRET, "survey", token, now=NOW + timedelta(days=14))
+    assert (expired.value.code, expired.value.field) == ("expired_token", "token")
+    for purpose, secret, text in [
+        ("set-password", SECRET, token),  # another purpose
+        ("survey", "other" * 10, token),  # another secret
+        ("survey", SECRET, "garbage"),
+        ("survey", SECRET, ""),
+        ("survey", SECRET, "a.b.c"),
+        ("survey", SECRET, token + "x"),
+    ]:
+        with pytest.raises(CommandRefused, match="not valid") as refused:
+            verify_link_token(secret, purpose, text, now=NOW)
+        assert (refused.value.code, refused.value.field) == ("invalid_token", "token")
+
+
+def _claims(token: str) -> dict[str, object]:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def _forge(token: str, **claims: object) -> str:
+    """The token with its claims changed and its signature kept: what a tamperer can do without the secret."""
+    header, _, signature = token.split(".")
+    payload = base64.urlsafe_b64encode(json.dumps(_claims(token) | claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{payload}.{signature}"
+
+
+def test_a_link_token_is_a_jwt_checked_by_pyjwt():
+    token_id = uuid4()
+    token = sign_link_token(SECRET, "survey", token_id, NOW + timedelta(days=14))
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], audience="survey", options={"verify_exp": False})
+    assert claims == {
+        "iss": "integrator-platform",
+        "aud": "survey",
+        "jti": str(token_id),
+        "exp": int((NOW + timedelta(days=14)).timestamp()),
+    }
+    # URL-safe as it is, in a path (/survey/{token}) or a query (?token=...), and short enough:
+    # 77 characters in the old format, 207-221 as a JWT (typ header left out).
+    assert re.fullmatch(r"[A-Za-z0-9_.-]+", token)
+    longest = sign_link_token(SECRET, "portal_invitation", token_id, NOW + timedelta(days=14))
+    assert len(token) <= len(longest) <= 230
+
+
+def test_a_tampered_link_token_is_refused_even_before_its_expiry():
+    token = sign_link_token(SECRET, "survey", uuid4(), NOW + timedelta(days=1))
+    for forged in [
+        _forge(token, exp=int((NOW + timedelta(days=365)).timestamp())),  # a longer life
+        _forge(token, aud="password_reset"),  # another purpose
+        _forge(token, jti=str(uuid4())),  # another link's id
+        _forge(token, iss="someone-else"),
+    ]:
+        with pytest.raises(CommandRefused, match="not valid"):
+            verify_link_token(SECRET, "survey", forged, now=NOW)
+    # Signed with the secret but not a link of ours: another issuer, no expiry, `none` algorithm.
+    exp = int((NOW + timedelta(days=1)).timestamp())
+    for claims, algorithm in [
+        ({"iss": "someone-else", "aud": "survey", "jti": str(uuid4()), "exp": exp}, "HS256"),
+        ({"iss": "integrator-platform", "aud": "survey", "jti": str(uuid4())}, "HS256"),
+        ({"iss": "integrator-platform", "aud": "survey", "jti": "not-a-uuid", "exp": exp}, "HS256"),
+        ({"iss": "integrator-platform", "aud": "survey", "jti": str(uuid4()), "exp": exp}, "none"),
+    ]:
+        other = jwt.encode(claims, SECRET if algorithm != "none" else None, algorithm=algorithm)
+        with pytest.raises(CommandRefused, match="not valid"):
+            verify_link_token(SECRET, "survey", other, now=NOW)
+
+
+def _old_format_link(secret: str, purpose: str, token_id: UUID, expires_at: datetime) -> str:
+    """A link as `sign_link_token` made them before the JWT format (the code as it was)."""
+    expiry = int(expires_at.timestamp())
+    mac = hmac.new(secret.encode(), f"{purpose}|{token_id}|{expiry}".encode(), hashlib.sha256).digest()
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    return f"{b64(token_id.bytes)}.{expiry}.{b64(mac)}"
+
+
+def test_a_link_mailed_in_the_old_format_is_honoured_until_it_expires():
+    token_id = uuid4()
+    token = _old_format_link(SECRET, "survey", token_id, NOW + timedelta(days=14))
+    assert len(token) == 77
+    assert verify_link_token(SECRET, "survey", token, now=NOW) == (token_id, NOW + timedelta(days=14))
     with pytest.raises(CommandRefused, match="expired"):
         verify_link_token(SECRET, "survey", token, now=NOW + timedelta(days=14))
     with pytest.raises(CommandRefused, match="not valid"):
         verify_link_token(SECRET, "set-password", token, now=NOW)
     with pytest.raises(CommandRefused, match="not valid"):
         verify_link_token("other" * 10, "survey", token, now=NOW)
-    with pytest.raises(CommandRefused, match="not valid"):
-        verify_link_token(SECRET, "survey", "garbage", now=NOW)
     tampered = token.split(".")
     tampered[1] = str(int(tampered[1]) + 86400)
     with pytest.raises(CommandRefused, match="not valid"):
         verify_link_token(SECRET, "survey", ".".join(tampered), now=NOW)
+
+
+def test_checking_links_logs_neither_the_secret_nor_the_token(caplog):
+    caplog.set_level(logging.DEBUG)
+    token = sign_link_token(SECRET, "survey", uuid4(), NOW + timedelta(days=1))
+    old = _old_format_link(SECRET, "survey", uuid4(), NOW + timedelta(days=1))
+    refusals = []
+    for text, purpose, at in [
+        (token, "survey", NOW),
+        (old, "survey", NOW),
+        (token, "password_reset", NOW),
+        (token, "survey", NOW + timedelta(days=2)),
+        (_forge(token, aud="x"), "survey", NOW),
+    ]:
+        try:
+            verify_link_token(SECRET, purpose, text, now=at)
+        except CommandRefused as refused:
+            refusals.append(f"{refused} {refused.__cause__!r} {refused.__context__!r}")
+    said = caplog.text + " ".join(refusals)
+    assert len(refusals) == 3
+    for never in (SECRET, token, token.split(".")[-1], old, old.split(".")[-1]):
+        assert never not in said
 
 
 def test_auth_tokens_carry_role_and_integrator():

@@ -190,3 +190,27 @@ def test_a_line_break_in_a_value_never_reaches_a_header():
 def test_settings_refuse_a_line_break_in_an_address():
     with pytest.raises(ValueError):
         Settings(mail_from="noreply@x.example\r\nBcc: eve@evil.example")
+
+
+def test_settings_refuse_an_address_email_validator_refuses():
+    for field in ("mail_from", "sales_admin_email", "support_email", "ops_email"):
+        with pytest.raises(ValueError, match="two periods"):
+            Settings(**{field: "adv..ventes@caisse-libre.example"})
+    assert Settings(mail_from="Plateforme <noreply@laposte.net>", ops_email="jean-marie.d'arc@laposte.fr")
+
+
+def test_recipients_are_checked_by_email_validator_and_kept_as_written():
+    email = emails_for("TicketTaken", Locale.FR)[0]
+    for address in (
+        "jean-marie.dupont@laposte.net",
+        "service.client+pro@laposte.fr",
+        "anne-sophie.d'arc@laposte.fr",
+    ):
+        message = compose(
+            email.model_copy(update={"recipients": [address]}), intended_at=NOW, settings=SETTINGS
+        )
+        assert message["To"].addresses[0].addr_spec == address
+        assert f"To: {address}\r\n".encode() in message.as_bytes()
+    for address in ("a..b@acme.example", "chloe.acme.example"):
+        with pytest.raises(ValueError, match="not an email address"):
+            compose(email.model_copy(update={"recipients": [address]}), intended_at=NOW, settings=SETTINGS)

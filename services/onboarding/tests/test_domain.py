@@ -25,6 +25,7 @@ from contracts.events.onboarding import (
 )
 from onboarding import domain
 from onboarding.domain import Milestone, Registration, Submission
+from onboarding.identifiers import CompanyIdentity, footer_text_problems
 
 TODAY = date(2026, 3, 2)
 SIRET = "73282932000074"
@@ -490,6 +491,41 @@ def test_an_email_the_events_refuse_is_refused_naming_the_field() -> None:
             siret_holder=None,
         )
     assert refused.value.field == "customer_service_email"
+
+
+def test_la_poste_style_addresses_are_accepted() -> None:
+    # Hyphens, dots, an apostrophe, a tag, accents: email-validator takes them as the events do.
+    for address in (
+        "jean-marie.dupont@laposte.net",
+        "anne-sophie.d'arc@laposte.fr",
+        "service.client+pro@laposte.fr",
+        "élodie.lefèvre@laposte.net",
+    ):
+        [event, *_] = domain.register(
+            domain.Integrator(),
+            registration(customer_service_email=address),
+            registered_by="ops",
+            siret_holder=None,
+        )
+        assert event.customer_service_email == address  # type: ignore[attr-defined]
+
+
+def test_the_footer_shows_a_la_poste_style_customer_service_address() -> None:
+    for address in ("anne-sophie.d'arc@laposte.fr", "élodie.lefèvre@laposte.net", "sav+pro@laposte.fr"):
+        identity = CompanyIdentity(
+            legal_name="Télécom Exemple SAS",
+            address="12 rue de la Paix, 75002 Paris",
+            siret="73282932000074",
+            vat_number="FR44732829320",
+            customer_service_email=address,
+        )
+        for shown in (f"- {address}", f"- <{address}>", f"(mailto:{address}).", f"- {address.upper()}"):
+            footer = FOOTER.replace("- support@telecom-exemple.fr", shown)
+            assert footer_text_problems(footer, identity) == [], (address, shown)
+        wrong = FOOTER.replace("support@telecom-exemple.fr", "arc@laposte.fr")
+        assert footer_text_problems(wrong, identity) == [f"the customer-service email shown is not {address}"]
+    missing = FOOTER.replace("support@telecom-exemple.fr", "a..b@laposte.fr")
+    assert any("email is missing" in p for p in footer_text_problems(missing, identity))
 
 
 def test_a_bad_vat_number_is_not_hidden_behind_a_duplicate_siret_and_every_problem_is_listed() -> None:

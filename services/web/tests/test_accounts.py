@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from typer.testing import CliRunner
 
 from contracts.errors import CommandRefused, OutOfOrder
 from contracts.events.common import Contact, Locale
@@ -17,6 +18,7 @@ from contracts.events.web import (
     PortalUserInvited,
 )
 from web import accounts
+from web.app import cli
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 USER = uuid4()
@@ -68,6 +70,33 @@ def test_staff_belong_to_the_vendor_and_integrator_users_to_an_integrator():
         invite(None, role=PortalRole.INTEGRATOR, integrator_id=None)
     with pytest.raises(CommandRefused):
         invite(None, role=PortalRole.TECHNICIAN, integrator_id=ACME)
+
+
+#: Addresses as French people have them at La Poste (hyphens, dots, an apostrophe, a tag, an accent).
+LA_POSTE_STYLE = [
+    "jean-marie.dupont@laposte.net",
+    "anne-sophie.d'arc@laposte.fr",
+    "service.client+pro@laposte.fr",
+    "élodie.lefèvre@laposte.net",
+]
+
+
+def test_an_invitation_goes_to_an_address_email_validator_accepts():
+    for address in LA_POSTE_STYLE:
+        [event] = invite(None, email=address)
+        assert isinstance(event, PortalUserInvited) and event.email == address
+    for address in ("a..b@acme.example", "jeanne@", "jeanne.acme.example", "jeanne@acme"):
+        with pytest.raises(CommandRefused) as refused:
+            invite(None, email=address)
+        assert (refused.value.field, refused.value.code) == ("email", "invalid_email")
+
+
+def test_the_command_line_refuses_a_bad_address_before_anything_else():
+    result = CliRunner().invoke(
+        cli, ["users", "add", "--email", "a..b@acme.example", "--name", "Anne", "--role", "ops"]
+    )
+    assert result.exit_code == 2
+    assert "--email" in result.output and "two periods" in result.output
 
 
 def test_an_open_link_sets_the_password_once():

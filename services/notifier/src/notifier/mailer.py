@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import socket
 import time
@@ -22,6 +23,7 @@ from typing import Any
 from uuid import UUID
 
 import aiosmtplib
+from email_validator import EmailNotValidError, validate_email
 
 from chassis.links import sign_link_token
 from contracts.events import REGISTRY
@@ -88,10 +90,16 @@ def link_for(link: Link, event: dict[str, Any], settings: Any, *, issued_at: dat
     return base + page.format(token=token)
 
 
+@functools.lru_cache(maxsize=4096)
 def _address(value: str) -> Address:
+    """An address from the settings or an event (`addr` or `Name <addr>`), its syntax checked by
+    email-validator (the rules of the events' `EmailStr`) and kept as written. Cached: the same few
+    addresses (ours, each integrator's contacts) come back in every email, and a check costs ~25 µs."""
     name, addr = parseaddr(one_line(value))
-    if "@" not in addr:
-        raise ValueError(f"not an email address: {value!r}")
+    try:
+        validate_email(addr, check_deliverability=False)
+    except EmailNotValidError as bad:
+        raise ValueError(f"not an email address: {value!r} ({bad})") from None
     username, domain = addr.rsplit("@", 1)
     return Address(display_name=name, username=username, domain=domain)
 
@@ -200,8 +208,14 @@ def compose(
         vendor=vendor,
     )
 
-    # Our own headers are encoded here rather than parsed by the header registry (the most CPU
-    # of composing): every value is one line (`one_line`), so none can become a second header.
+    # Our own headers are encoded here rather than parsed by the header registry: every value is one
+    # line (`one_line`), so none can become a second header. Measured again for issue 18
+    # (bench/compose_cpu.py: 2,000 emails of every template, compose + as_bytes, 4 runs): plain
+    # `policy.SMTP` headers (`message["Subject"] = value`, Address objects) cost 3.8-4.1 ms of CPU per
+    # email against 1.9-2.1 ms here, +1.7 to +2.2 ms: composing, ~30 % of the notifier's ~7 ms per
+    # email, would grow it by a quarter (the registry parses each value when set and refolds it in
+    # as_bytes). The registry also cuts a long encoded display name inside a word ("intégrateu" /
+    # "rs"), which Python's own reader then shows with a space. Kept until the registry is cheaper.
     message = EmailMessage(policy=SMTP_POLICY)
     message["Message-ID"] = _Encoded(one_line(intended.message_id))
     message["Date"] = _Encoded(format_datetime(intended_at))

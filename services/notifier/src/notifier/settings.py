@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
+
+from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, SecretStr, field_validator
 
 from chassis.settings import ServiceSettings
@@ -62,4 +65,15 @@ class Settings(ServiceSettings):
         # These go into mail headers and the SMTP envelope: a line break would inject headers.
         if "\r" in value or "\n" in value:
             raise ValueError("must not contain a line break")
+        return value
+
+    @field_validator("mail_from", "sales_admin_email", "support_email", "ops_email")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        # Checked at start-up, by email-validator as every address of the platform, rather than by
+        # the first email that carries it.
+        try:
+            validate_email(parseaddr(value)[1], check_deliverability=False)
+        except EmailNotValidError as bad:
+            raise ValueError(f"not an email address: {bad}") from None
         return value

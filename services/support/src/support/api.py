@@ -525,7 +525,7 @@ async def reopen_ticket(
 
 # --- satisfaction surveys (the signed link is the credential) -----------------------------------------
 
-SurveyToken = Annotated[str, PathParam(min_length=1, max_length=200)]
+SurveyToken = Annotated[str, PathParam(min_length=1, max_length=500)]
 
 
 def _limit_integrator_emails(runtime: Any, who: Principal) -> None:

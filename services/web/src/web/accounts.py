@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from email_validator import EmailNotValidError, validate_email
+
 from contracts.errors import CommandRefused, OutOfOrder
 from contracts.events import DomainEvent
 from contracts.events.common import Contact, Locale
@@ -29,6 +31,16 @@ from contracts.events.web import (
 #: Wrong passwords in a row before the account is locked, and for how long.
 MAX_FAILED_ATTEMPTS = 5
 LOCK_DURATION = timedelta(minutes=15)
+
+
+def address_problem(email: str) -> str | None:
+    """Why this is not an email address, or None: email-validator's syntax rules (no lookup of the
+    domain), the ones the events' `EmailStr` applies, so an address taken here is one they take."""
+    try:
+        validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as bad:
+        return f"{email!r} is not an email address: {bad}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -109,6 +121,8 @@ def invite(
     that already has its password is not invited again (a second registration event changes nothing)."""
     if account is not None and account.password_set:
         return []
+    if problem := address_problem(email):
+        raise CommandRefused(problem, field="email", code="invalid_email")
     if role is PortalRole.INTEGRATOR and not integrator_id:
         raise CommandRefused("an integrator user belongs to an integrator", field="integrator_id")
     if role is not PortalRole.INTEGRATOR and integrator_id:

@@ -27,7 +27,7 @@ from chassis.runtime import ServiceRuntime
 from chassis.settings import ServiceSettings
 from contracts.events.common import Locale
 from contracts.events.web import PortalRole
-from web import commands, store
+from web import accounts, commands, store
 from web.backends import Backends, Refused, ServiceDown
 from web.i18n import _
 from web.pages import console, portal, public
@@ -190,6 +190,8 @@ def add_user(
     ),
 ) -> None:
     """Invite a person: the notifier emails them a single-use link to choose their password."""
+    if problem := accounts.address_problem(email):
+        raise typer.BadParameter(problem, param_hint="--email")
     settings = Settings()
     runtime = build_runtime(settings)
 

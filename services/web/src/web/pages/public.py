@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from contracts.errors import Refusal
 from contracts.events.common import Locale
-from web import commands, i18n
+from web import accounts, commands, i18n
 from web.backends import Refused
 from web.i18n import _
 from web.pages.common import (
@@ -260,7 +260,7 @@ async def request_reset(request: Request, email: Annotated[str, Form(max_length=
     runtime = runtime_of(request)
     if limited := too_many(request, "sign-in", runtime.settings.rate_limit_sign_in, "reset_request.html"):
         return limited
-    if "@" in email:
+    if accounts.address_problem(email) is None:  # no account has any other: no lookup for it
         await commands.request_reset(runtime, email)
     # The same answer whether or not the address has an account: nobody learns who has one.
     return render(request, "reset_requested.html", email=email)
@@ -301,7 +301,7 @@ def _link_refusal(refused: Refused) -> str:
 async def survey_page(request: Request, token: str, backends: BackendsDep) -> Response:
     title = _("Your opinion on our support")
     try:
-        survey = await backends.get("support", f"/surveys/{token[:200]}", None)
+        survey = await backends.get("support", f"/surveys/{token[:500]}", None)
     except Refused as refused:
         return render(
             request, "link_problem.html", status_code=410, title=title, message=_link_refusal(refused)
@@ -324,7 +324,7 @@ async def answer_survey(
         return limited
     if rating is None:
         try:
-            survey = await backends.get("support", f"/surveys/{token[:200]}", None)
+            survey = await backends.get("support", f"/surveys/{token[:500]}", None)
         except Refused as refused:
             return render(
                 request, "link_problem.html", status_code=410, title=title, message=_link_refusal(refused)
@@ -340,7 +340,7 @@ async def answer_survey(
     try:
         await backends.post(
             "support",
-            f"/surveys/{token[:200]}",
+            f"/surveys/{token[:500]}",
             None,
             json={"rating": rating, "comment": comment.strip() or None},
         )
