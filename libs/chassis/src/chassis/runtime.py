@@ -19,7 +19,7 @@ from opentelemetry.trace import Tracer
 from chassis import kafka
 from chassis.clock import Clock, clock_for
 from chassis.consumer import Reaction, ReactionContext, ReactionRunner
-from chassis.db import Conn
+from chassis.db import Conn, RoundTrips, counting_connection_class, round_trips_of
 from chassis.eventstore import ConcurrencyConflict, EventStore, Recorded
 from chassis.http import build_app
 from chassis.metrics import ServiceMetrics
@@ -28,7 +28,7 @@ from chassis.ratelimit import RateLimits
 from chassis.relay import Relay
 from chassis.schema import CHASSIS_SCHEMA
 from chassis.settings import ServiceSettings
-from chassis.telemetry import make_tracer_provider
+from chassis.telemetry import make_tracer_provider, trace_database_queries
 from contracts import topics
 from contracts.events import DomainEvent
 
@@ -84,7 +84,12 @@ class ServiceRuntime:
             name, settings.otel_exporter_otlp_endpoint, settings.traces_dir
         )
         self.tracer: Tracer = self.tracer_provider.get_tracer(f"integrator-platform.{name}")
+        if settings.trace_database:
+            trace_database_queries(self.tracer_provider)
         self._pool: asyncpg.Pool | None = None
+        #: Round trips to PostgreSQL of this runtime's pool (chassis.db), exported as db_round_trips_total.
+        self.round_trips = RoundTrips()
+        self._connection_class = counting_connection_class(self.round_trips)
         self.relay: Relay | None = None
         self.runners: list[ReactionRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -122,6 +127,7 @@ class ServiceRuntime:
                     min_size=1,
                     max_size=self.settings.db_pool_max_size,
                     command_timeout=30,
+                    connection_class=self._connection_class,
                 )
                 break
             except (OSError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError):
@@ -244,11 +250,16 @@ class ServiceRuntime:
         """Load the stream, decide, append with optimistic concurrency, update projections — one transaction."""
         with self.tracer.start_as_current_span(
             "execute", attributes={"stream.id": stream_id, "integrator.id": integrator_id}
-        ):
-            async with self.pool.acquire() as conn, conn.transaction():
-                return await self.execute_in(
-                    conn, stream_id=stream_id, integrator_id=integrator_id, decide=decide
-                )
+        ) as span:
+            async with self.pool.acquire() as conn:
+                before = round_trips_of(conn)
+                async with conn.transaction():
+                    recorded = await self.execute_in(
+                        conn, stream_id=stream_id, integrator_id=integrator_id, decide=decide
+                    )
+                # BEGIN to COMMIT; the pool's reset on release comes after (one more).
+                span.set_attribute("db.round_trips", round_trips_of(conn) - before)
+                return recorded
 
     async def execute_in(
         self, conn: Conn, *, stream_id: str, integrator_id: str, decide: Decide
