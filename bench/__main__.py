@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import consume, e2e, metrics_cost, rebuild, relay, web
+from bench import consume, e2e, idle, metrics_cost, rebuild, relay, web
 from bench.profiling import dominant, profiled
 from bench.report import print_table
-from bench.service import load_events, started_runtime
+from bench.service import load_events, plain_command_round_trips, started_runtime
 from chassis.logs import configure_logging
 from chassis.testing import Stack
 
@@ -28,6 +28,11 @@ E2E_TARGET_COMMANDS_PER_SECOND = 1000
 LATENCY_TARGET_P99_MS = 100
 RSS_TARGET_MB = 150
 COLD_START_TARGET_SECONDS = 5.0
+#: Issue 18: database round trips per registration (every service) and per plain command.
+ROUND_TRIPS_PER_REGISTRATION_TARGET = 15
+ROUND_TRIPS_PER_PLAIN_COMMAND_TARGET = 4
+#: Issue 18: `make run`'s platform at rest, every process together.
+IDLE_TARGET_PERCENT_OF_A_CORE = 5.0
 
 
 def _env_int(name: str, default: int) -> int:
@@ -97,6 +102,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--metrics-scrape-seconds", type=float, default=15.0, help="Prometheus's scrape interval, metrics on"
     )
+    parser.add_argument(
+        "--plain-commands", type=int, default=200, help="plain commands whose round trips are counted"
+    )
+    parser.add_argument("--skip-idle", action="store_true", help="no idle platform CPU figure")
+    parser.add_argument("--idle-seconds", type=float, default=20.0, help="the idle platform's window")
+    parser.add_argument("--idle-settle", type=float, default=15.0, help="seconds at rest before the window")
     web.add_arguments(parser)
     return parser.parse_args(argv)
 
@@ -113,6 +124,9 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     try:
         print(f"loading {n:,} events into the event store…", file=sys.stderr)
         results["load"] = await load_events(runtime, n)
+
+        print(f"round trips of {args.plain_commands} plain commands…", file=sys.stderr)
+        results["plain_command"] = await plain_command_round_trips(runtime, args.plain_commands)
 
         print("relay: raw producer, then the relay…", file=sys.stderr)
         relay_figures = await relay.relay_throughput(runtime, n, args.timeout)
@@ -228,8 +242,9 @@ def whole_platform(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         platform.stop()
         shutil.rmtree(root, ignore_errors=True)
-    e2e_figure, latency_figure, memory = measured
+    e2e_figure, latency_figure, memory, round_trips = measured
     return {
+        "round_trips_e2e": round_trips,
         "e2e": e2e_figure,
         "latency": latency_figure,
         "memory": memory,
@@ -250,10 +265,11 @@ def whole_platform(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _whole_platform_load(
     args: argparse.Namespace, platform: e2e.Platform
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
     rates = [float(r) for r in args.latency_rates.split(",") if r.strip()]
     # The pipeline live end to end (consumer groups joined) before anything is timed.
     await e2e.latency(platform, 20, 20, 20, args.timeout)
+    idle_round_trips = await e2e.idle_round_trips(platform)
     print(f"whole platform: {args.e2e_commands:,} registrations at saturation…", file=sys.stderr)
     saturated = await e2e.saturation(platform, args.e2e_commands, args.e2e_concurrency, args.timeout)
     await asyncio.sleep(1.0)  # the services export their spans every 0.5 s
@@ -265,6 +281,11 @@ async def _whole_platform_load(
         )
         n = max(50, int(rate * args.latency_seconds))
         runs.append(await e2e.latency(platform, rate, n, max(10, int(rate * 2)), args.timeout))
+    print(
+        "whole platform: configuration sheets, one at a time (a plain command's round trips)…",
+        file=sys.stderr,
+    )
+    sheets = await e2e.configuration_sheets(platform, 200)
     print("whole platform: raw aiokafka produce + consume on the same broker…", file=sys.stderr)
     value_bytes = 1100  # an IntegratorRegistered message with its envelope, about
     raw = await e2e.raw_produce_consume(platform, 50_000, value_bytes, args.timeout)
@@ -282,6 +303,7 @@ async def _whole_platform_load(
             "the welcome email intended) → email sent to the SMTP sink after commit; from the first "
             "request to the last notifier_contacts row"
         ),
+        "cpu_ms_per_command": saturated["cpu_ms_per_command"],
         "saturation": saturated,
         "baseline": raw
         | {"what": "raw aiokafka: one producer sends all, one consumer in a group reads all, same broker"},
@@ -322,7 +344,37 @@ async def _whole_platform_load(
         "ratio_to_target": round(peak / RSS_TARGET_MB, 2),
         "what": "each service process's peak RSS (kernel VmHWM, and psutil every 100 ms) during the saturation run",
     }
-    return e2e_figure, latency_figure, memory
+    round_trips = {
+        "saturation": saturated["round_trips"],
+        "latency_runs": [{"rate_per_second": r["rate_per_second"]} | r["round_trips"] for r in runs],
+        "idle_per_second": idle_round_trips,
+        "onboarding_configuration_sheet": sheets,
+    }
+    return e2e_figure, latency_figure, memory, round_trips
+
+
+def round_trips_figure(results: dict[str, Any]) -> dict[str, Any]:
+    """Issue 18's two round-trip figures with their targets, and what they come from."""
+    plain = results.pop("plain_command", None)
+    platform = results.pop("round_trips_e2e", None)
+    saturation = platform["saturation"] if platform else {}
+    return {
+        "unit": "database round trips",
+        "per_registration": saturation.get("per_command"),
+        "per_registration_target": ROUND_TRIPS_PER_REGISTRATION_TARGET,
+        "per_registration_by_service": saturation.get("per_service"),
+        "per_plain_command": plain["per_command"] if plain else None,
+        "per_plain_command_target": ROUND_TRIPS_PER_PLAIN_COMMAND_TARGET,
+        "plain_command": plain,
+        "platform": platform,
+        "what": (
+            "per registration: every service's db_round_trips_total (read from /metrics) over the "
+            "saturation run, until the platform is quiet again, divided by the registrations — the "
+            "relays, consumers, schedules and metrics refreshes of every service included (their rate "
+            "at rest: platform.idle_per_second); per plain command: ServiceRuntime.execute (load, "
+            "decide, append, projection) counted on the runtime's pool, the pool's reset included"
+        ),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -338,6 +390,13 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
     if not args.skip_e2e:
         results |= whole_platform(args)
+    results["round_trips"] = round_trips_figure(results)
+    if not args.skip_idle:
+        print(f"idle platform: `make run`'s processes at rest for {args.idle_seconds:g} s…", file=sys.stderr)
+        results["idle"] = idle.measure(args.idle_seconds, args.idle_settle) | {
+            "target_percent_of_a_core": IDLE_TARGET_PERCENT_OF_A_CORE,
+            "what": "bench/idle.py: every process of `make run` (services, PostgreSQL, broker) at rest",
+        }
     if not args.skip_metrics_cost:
         results["metrics_cost"] = metrics_cost.run(
             args.metrics_commands,

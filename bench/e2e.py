@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import psutil
 
 from chassis import kafka
@@ -383,6 +384,113 @@ def _hwm(pid: int) -> int:
     return 0
 
 
+_ROUND_TRIPS = re.compile(rb'^db_round_trips_total\{service="([^"]+)"\} ([0-9.e+]+)$', re.MULTILINE)
+
+
+async def round_trips(platform: Platform) -> dict[str, float]:
+    """Each service's `db_round_trips_total` (chassis.db), from its /metrics; a service without
+    metrics (METRICS_ENABLED=false) is left out."""
+    out: dict[str, float] = {}
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        for name, port in platform.embedded.http_ports.items():
+            with contextlib.suppress(httpx.HTTPError):
+                answer = await client.get(f"http://127.0.0.1:{port}/metrics")
+                for match in _ROUND_TRIPS.finditer(answer.content):
+                    out[name] = float(match.group(2))
+    return out
+
+
+class RoundTripWatch:
+    """The services' round trips to PostgreSQL over a phase, per command: read before, and after
+    the platform has gone quiet (the other consumers of the events done too)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.before: dict[str, float] = {}
+
+    async def start(self) -> None:
+        self.before = await round_trips(self.platform)
+
+    async def settled(self, quiet: float = 60.0, longest: float = 20.0) -> dict[str, float]:
+        """The counters once they grow by less than `quiet` round trips in half a second (what the
+        relays, schedules and metrics refreshes of an idle platform make), or after `longest` s."""
+        last = await round_trips(self.platform)
+        deadline = time.perf_counter() + longest
+        while time.perf_counter() < deadline:
+            await asyncio.sleep(0.5)
+            now = await round_trips(self.platform)
+            grew = sum(now.values()) - sum(last.values())
+            last = now
+            if grew < quiet:
+                break
+        return last
+
+    def per_command(self, after: dict[str, float], commands: int) -> dict[str, Any]:
+        services = {
+            name: round((after[name] - self.before[name]) / commands, 2)
+            for name in sorted(after)
+            if name in self.before
+        }
+        total = sum(after[name] - self.before[name] for name in services)
+        return {
+            "per_command": round(total / commands, 2) if services else None,
+            "per_service": services,
+            "round_trips": int(total),
+            "commands": commands,
+        }
+
+
+async def configuration_sheets(platform: Platform, n: int) -> dict[str, Any]:
+    """A plain command of a real service, one at a time: ops send the configuration sheet
+    (`POST /integrators/{id}/configuration-sheet`: load the integrator's stream, decide, append) to
+    `n` integrators registered by the saturation run. Onboarding's round trips per command, its
+    relay's publishing of the event included (and whatever onboarding ran meanwhile)."""
+    onboarding = await asyncpg.connect(platform.embedded.postgres.url_for("onboarding"))
+    try:
+        # Registered, and sent nothing yet: the command's first step for each.
+        ids = [
+            row["integrator_id"]
+            for row in await onboarding.fetch(
+                "SELECT integrator_id FROM events GROUP BY integrator_id HAVING count(*) = 1 LIMIT $1", n
+            )
+        ]
+    finally:
+        await onboarding.close()
+    conn = HttpConnection(platform.onboarding_port, platform.token)
+    refused: dict[int, int] = {}
+    before = await round_trips(platform)
+    try:
+        for integrator_id in ids:
+            status, _ = await conn.post(f"/integrators/{integrator_id}/configuration-sheet", b"")
+            if status != 201:
+                refused[status] = refused.get(status, 0) + 1
+    finally:
+        await conn.close()
+    await asyncio.sleep(1.0)  # the relay publishes the last events
+    after = await round_trips(platform)
+    if refused:
+        raise RuntimeError(f"configuration sheets refused: {refused}")
+    made = after["onboarding"] - before["onboarding"]
+    return {
+        "per_command": round(made / len(ids), 2) if ids else None,
+        "round_trips": int(made),
+        "commands": len(ids),
+        "what": (
+            "onboarding's round trips per POST /integrators/{id}/configuration-sheet, one at a time "
+            "(its relay publishing the event included)"
+        ),
+    }
+
+
+async def idle_round_trips(platform: Platform, seconds: float = 3.0) -> dict[str, float]:
+    """Round trips per second of the platform at rest (relays, schedules, metrics refreshes): what
+    a phase's figure holds besides its commands."""
+    before = await round_trips(platform)
+    await asyncio.sleep(seconds)
+    after = await round_trips(platform)
+    return {name: round((after[name] - before[name]) / seconds, 1) for name in after if name in before}
+
+
 async def _wait_for(
     predicate: Callable[[], Awaitable[bool]], timeout: float, what: str, every: float = 0.02
 ) -> float:
@@ -427,6 +535,8 @@ async def saturation(
     async def mailed() -> bool:
         return platform.sink.count() - mailed_before >= n
 
+    trips = RoundTripWatch(platform)
+    await trips.start()
     rss.start()
     cpu = CpuWatch(platform)
     spy = PySpy(
@@ -446,6 +556,11 @@ async def saturation(
     finally:
         memory = await rss.stop()
         await notifier.close()
+    settled_at = time.perf_counter()
+    round_trip_figures = trips.per_command(await trips.settled(), n) | {
+        "window_seconds": round(time.perf_counter() - started, 1),
+        "settle_seconds": round(time.perf_counter() - settled_at, 1),
+    }
     refused = {str(k): v for k, v in statuses.items() if k != 201}
     if refused:
         raise RuntimeError(f"commands refused: {refused}")
@@ -463,6 +578,7 @@ async def saturation(
         "cpu_ms_per_command": {k: round(v * 1000 / n, 2) for k, v in cpu_seconds.items()},
         "machine": cpu.machine_busy(),
         "py_spy": spy.report(),
+        "round_trips": round_trip_figures,
     }
 
 
@@ -520,6 +636,8 @@ async def latency(platform: Platform, rate: float, n: int, warmup: int, timeout:
                 # Visible since the commit that notified us (not since our query).
                 projected[row["key"]] = max(at, sent[row["key"]])
 
+    trips = RoundTripWatch(platform)
+    await trips.start()
     watcher = asyncio.create_task(watch_projection())
     tasks = []
     try:
@@ -551,6 +669,7 @@ async def latency(platform: Platform, rate: float, n: int, warmup: int, timeout:
         for conn in idle:
             await conn.close()
         await notifier.close()
+    trips_figure = trips.per_command(await trips.settled(), warmup + n)
     # Order of completion is not order of sending: measure the commands sent after the warm-up.
     order = sorted(sent, key=sent.__getitem__)[warmup:]
     return {
@@ -560,6 +679,7 @@ async def latency(platform: Platform, rate: float, n: int, warmup: int, timeout:
         "http_accepted": percentiles([accepted[i] - sent[i] for i in order]),
         "command_to_projection": percentiles([projected[i] - sent[i] for i in order]),
         "command_to_email": percentiles([landed[address_of[i]] - sent_wall[i] for i in order]),
+        "round_trips": trips_figure,
     }
 
 

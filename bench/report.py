@@ -40,6 +40,7 @@ def print_table(report: dict[str, Any]) -> None:
         )
     console.print(table)
     print_platform_table(console, report)
+    print_round_trips(console, report)
     cost = report.get("metrics_cost")
     if cost:
         ok = cost["ratio"] <= cost["target_ratio"]
@@ -143,3 +144,71 @@ def print_platform_table(console: Console, report: dict[str, Any]) -> None:
         cpu = e2e["saturation"]["cpu_ms_per_command"]
         parts = ", ".join(f"{k} {v}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))
         console.print(f"[yellow]e2e[/yellow] CPU ms per command at saturation: {parts}")
+
+
+def print_round_trips(console: Console, report: dict[str, Any]) -> None:
+    """Issue 18's database round trips (per registration, per plain command) and the idle platform."""
+    trips, idle = report.get("round_trips"), report.get("idle")
+    if not (trips or idle):
+        return
+    table = Table(title="database round trips and the idle platform")
+    table.add_column("figure")
+    table.add_column("measured", justify="right")
+    table.add_column("target", justify="right")
+    table.add_column("detail")
+
+    def verdict(value: float | None, target: float) -> str:
+        if value is None:
+            return "—"
+        colour = "green" if value <= target else "red"
+        return f"[{colour}]{value:g}[/{colour}]"
+
+    if trips:
+        by_service = trips.get("per_registration_by_service") or {}
+        table.add_row(
+            "Round trips per registration (every service)",
+            verdict(trips["per_registration"], trips["per_registration_target"]),
+            f"≤ {trips['per_registration_target']}",
+            ", ".join(f"{k} {v:g}" for k, v in sorted(by_service.items(), key=lambda kv: -kv[1])),
+        )
+        plain = trips.get("plain_command") or {}
+        table.add_row(
+            "Round trips per plain command (ServiceRuntime.execute)",
+            verdict(trips["per_plain_command"], trips["per_plain_command_target"]),
+            f"≤ {trips['per_plain_command_target']}",
+            f"{plain.get('commands', 0)} commands, {plain.get('cpu_ms_per_command', '—')} ms CPU each",
+        )
+        platform = trips.get("platform") or {}
+        sheet = platform.get("onboarding_configuration_sheet")
+        if sheet:
+            table.add_row(
+                "  onboarding: POST …/configuration-sheet",
+                f"{sheet['per_command']:g}",
+                "",
+                "onboarding's round trips, its relay included",
+            )
+        for run in platform.get("latency_runs", []):
+            table.add_row(
+                f"  per registration at {run['rate_per_second']:g} cmd/s",
+                f"{run['per_command']:g}" if run.get("per_command") is not None else "—",
+                "",
+                ", ".join(f"{k} {v:g}" for k, v in sorted(run["per_service"].items(), key=lambda kv: -kv[1])),
+            )
+        if platform.get("idle_per_second"):
+            rest = platform["idle_per_second"]
+            table.add_row(
+                "  at rest, per second",
+                f"{sum(rest.values()):g}",
+                "",
+                ", ".join(f"{k} {v:g}" for k, v in sorted(rest.items(), key=lambda kv: -kv[1])),
+            )
+    if idle:
+        shares = {k.removesuffix("_percent"): v for k, v in idle.items() if k.endswith("_percent")}
+        table.add_row(
+            f"Idle platform, % of a core ({idle['window_seconds']:g} s)",
+            verdict(idle["total_percent_of_a_core"], idle["target_percent_of_a_core"]),
+            f"≤ {idle['target_percent_of_a_core']:g} %",
+            ", ".join(f"{k} {v:g}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]))
+            + f" (load average {idle['load_average_1min']})",
+        )
+    console.print(table)

@@ -197,7 +197,17 @@ class _RuntimeCollector(Collector):
         )
         for runner in runtime.runners if runtime is not None else ():
             restarts.add_metric([runner.consumer_name], float(runner.restarts))
-        yield from (leader, published, in_use, pool_size, restarts)
+        # Every request to PostgreSQL that waited for its answer (chassis.db): the figure a command's
+        # cost in the database follows, and `make bench` divides by commands.
+        round_trips = CounterMetricFamily(
+            "db_round_trips",
+            "Round trips to PostgreSQL made by this process's connections (statements, prepares, "
+            "BEGIN/COMMIT/SAVEPOINT, the pool's reset on release).",
+            labels=["service"],
+        )
+        if runtime is not None:
+            round_trips.add_metric([runtime.name], float(runtime.round_trips.total))
+        yield from (leader, published, in_use, pool_size, restarts, round_trips)
         yield from self.metrics._cached
 
 

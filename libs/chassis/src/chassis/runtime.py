@@ -19,7 +19,14 @@ from opentelemetry.trace import Tracer
 from chassis import kafka
 from chassis.clock import Clock, clock_for
 from chassis.consumer import Reaction, ReactionContext, ReactionRunner
-from chassis.db import Conn, needs_reset, reset_on_release
+from chassis.db import (
+    Conn,
+    RoundTrips,
+    counting_connection_class,
+    needs_reset,
+    reset_on_release,
+    round_trips_of,
+)
 from chassis.eventstore import ConcurrencyConflict, EventStore, Recorded
 from chassis.http import build_app
 from chassis.metrics import ServiceMetrics
@@ -28,7 +35,7 @@ from chassis.ratelimit import RateLimits
 from chassis.relay import Relay
 from chassis.schema import CHASSIS_SCHEMA
 from chassis.settings import ServiceSettings
-from chassis.telemetry import make_tracer_provider
+from chassis.telemetry import make_tracer_provider, trace_database_queries
 from chassis.unit_of_work import UnitOfWork
 from contracts import topics
 from contracts.events import DomainEvent
@@ -86,7 +93,12 @@ class ServiceRuntime:
             name, settings.otel_exporter_otlp_endpoint, settings.traces_dir
         )
         self.tracer: Tracer = self.tracer_provider.get_tracer(f"integrator-platform.{name}")
+        if settings.trace_database:
+            trace_database_queries(self.tracer_provider)
         self._pool: asyncpg.Pool | None = None
+        #: Round trips to PostgreSQL of this runtime's pool (chassis.db), exported as db_round_trips_total.
+        self.round_trips = RoundTrips()
+        self._connection_class = counting_connection_class(self.round_trips)
         self.relay: Relay | None = None
         self.runners: list[ReactionRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -126,6 +138,7 @@ class ServiceRuntime:
                     max_size=self.settings.db_pool_max_size,
                     command_timeout=30,
                     reset=reset_on_release,
+                    connection_class=self._connection_class,
                 )
                 break
             except (OSError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError):
@@ -294,9 +307,12 @@ class ServiceRuntime:
         work's `decide` is the better way)."""
         with self.tracer.start_as_current_span(
             "execute", attributes={"stream.id": stream_id, "integrator.id": integrator_id}
-        ):
+        ) as span:
             async with self.unit_of_work() as uow:
-                return await uow.execute(stream_id=stream_id, integrator_id=integrator_id, decide=decide)
+                before = round_trips_of(uow.conn)
+                recorded = await uow.execute(stream_id=stream_id, integrator_id=integrator_id, decide=decide)
+                span.set_attribute("db.round_trips", round_trips_of(uow.conn) - before)
+                return recorded
 
     async def execute_in(
         self, conn: Conn, *, stream_id: str, integrator_id: str, decide: Decide

@@ -70,6 +70,10 @@ class ServiceSettings(BaseSettings):
     dev_mode: bool = False
     public_base_url: str = "http://localhost:8000"
     otel_exporter_otlp_endpoint: str | None = None
+    #: A span per database query (TRACE_DATABASE, opentelemetry-instrumentation-asyncpg): each round
+    #: trip of a command shows in its waterfall. Off by default: a span per query costs more than the
+    #: query's own Python work; ops turn it on to see where round trips go.
+    trace_database: bool = False
     traces_dir: Path = Path(".data/traces")
     data_dir: Path = Path(".data/files")
     log_level: str = "INFO"

@@ -161,6 +161,22 @@ class OtlpJsonLinesExporter(SpanExporter):
         return None
 
 
+_database_traced = threading.Lock()
+
+
+def trace_database_queries(provider: TracerProvider) -> None:
+    """A span per asyncpg query (execute, fetch…, BEGIN and COMMIT included), children of the
+    current span, with its statement (never its parameters). The instrumentation patches asyncpg's
+    classes for the whole process, once: the first service that asks gives the provider (a service
+    process runs one service; in a test process the others' queries are exported as the first's)."""
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    with _database_traced:
+        instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]  # a singleton (untyped)
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=provider)
+
+
 def make_tracer_provider(service: str, otlp_endpoint: str | None, traces_dir: Path) -> TracerProvider:
     """A provider of the service's own (not the global one, so several services can share a test process)."""
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
