@@ -88,6 +88,17 @@ class EventStore:
         )
         return [record_from_row(r, self.producer) for r in rows]
 
+    async def read_streams(self, conn: Conn, stream_ids: Sequence[str]) -> dict[str, list[Recorded]]:
+        """Several streams in one round trip; a stream without events maps to an empty history."""
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = any($1::text[]) ORDER BY stream_id, stream_version",
+            list(stream_ids),
+        )
+        streams: dict[str, list[Recorded]] = {s: [] for s in stream_ids}
+        for r in rows:
+            streams[r["stream_id"]].append(record_from_row(r, self.producer))
+        return streams
+
     async def read_integrator(self, conn: Conn, integrator_id: str) -> list[Recorded]:
         rows = await conn.fetch(
             f"SELECT {_COLUMNS} FROM events WHERE integrator_id = $1 ORDER BY position", integrator_id

@@ -62,16 +62,13 @@ class Aggregate(Generic[S]):
 @dataclass
 class Loaded(Generic[S]):
     """One aggregate instance as this unit of work knows it: its history (what it appended
-    included) and its state."""
+    included), its state and its version (the history's length, when the history was read)."""
 
     aggregate: Aggregate[S]
     stream_id: str
     history: list[Recorded]
     state: S
-
-    @property
-    def version(self) -> int:
-        return len(self.history)
+    version: int
 
     @property
     def events(self) -> list[DomainEvent]:
@@ -107,8 +104,28 @@ class UnitOfWork:
         loaded = self._streams.get(stream_id)
         if loaded is None:
             history = await self.runtime.store.read_stream(self.conn, stream_id)
-            loaded = Loaded(aggregate, stream_id, history, aggregate.fold(history))
+            loaded = Loaded(aggregate, stream_id, history, aggregate.fold(history), len(history))
             self._streams[stream_id] = loaded
+        return loaded
+
+    async def load_all(self, aggregate: Aggregate[S], ids: Iterable[str]) -> list[Loaded[S]]:
+        """Several instances, the streams not loaded yet read in one round trip."""
+        stream_ids = [aggregate.stream(i) for i in ids]
+        missing = [s for s in dict.fromkeys(stream_ids) if s not in self._streams]
+        if missing:
+            for stream_id, history in (await self.runtime.store.read_streams(self.conn, missing)).items():
+                self._streams[stream_id] = Loaded(
+                    aggregate, stream_id, history, aggregate.fold(history), len(history)
+                )
+        return [self._streams[s] for s in stream_ids]
+
+    def known(self, aggregate: Aggregate[S], id_: str, state: S, version: int) -> Loaded[S]:
+        """An instance whose state and version the caller already holds (kept beside a view row, or
+        from the transaction that made it): appended to without reading its stream again. A stream
+        that moved meanwhile makes the write conflict, as for a loaded one. Its history is empty."""
+        stream_id = aggregate.stream(id_)
+        loaded = Loaded(aggregate, stream_id, [], state, version)
+        self._streams[stream_id] = loaded
         return loaded
 
     def append(
@@ -121,6 +138,7 @@ class UnitOfWork:
         for rec in recorded:
             loaded.state = loaded.aggregate.apply(loaded.state, rec)
         loaded.history.extend(recorded)
+        loaded.version += len(recorded)
         self._pending.extend(recorded)
         return recorded
 
@@ -192,6 +210,13 @@ class UnitOfWork:
             return changed[at].data
         stored = self._rows[at]
         return dict(stored.data) if stored is not None else None
+
+    def seen(self, projection: str, key: str, data: Row | None, position: int | None) -> None:
+        """A view row this unit of work's connection has just read another way (with a lock, say):
+        its write is guarded by that position without reading the row again."""
+        self._rows[(projection, key)] = (
+            Stored(data, position) if data is not None and position is not None else None
+        )
 
     async def lock(self, name: str) -> None:
         """Serialise with every other unit of work locking `name` until this one ends (a business key

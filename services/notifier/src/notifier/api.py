@@ -11,7 +11,9 @@ from fastapi import Path as PathParam
 
 from chassis.auth import Principal, authorize_integrator, require
 from chassis.http import RuntimeDep
+from chassis.unit_of_work import Loaded, UnitOfWork
 from contracts.errors import NotFound
+from notifier.aggregates import EMAIL
 from notifier.delivery import deliver
 from notifier.domain import emails
 from notifier.mailer import compose
@@ -80,26 +82,26 @@ async def contacts_of_integrator(
     return row
 
 
-async def _email(runtime: Any, email_id: UUID) -> tuple[emails.Email, list[Any]]:
-    history = await runtime.read_stream(emails.email_stream(str(email_id)))
-    email = emails.fold(r.event for r in history)
-    if email.intended is None:
+async def _email(uow: UnitOfWork, email_id: UUID) -> Loaded[emails.Email]:
+    loaded = await uow.load(EMAIL, str(email_id))
+    if loaded.state.intended is None:
         raise NotFound("no such email", field="email_id")
-    return email, history
+    return loaded
 
 
 @router.get("/emails/{email_id}")
 async def show_email(email_id: UUID, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
     """One email's status and its history (every attempt with its error)."""
-    await _email(runtime, email_id)
-    row = await runtime.projections.get("notifier_emails", str(email_id))
+    async with runtime.unit_of_work() as uow:
+        loaded = await _email(uow, email_id)
+        row = await uow.view("notifier_emails", str(email_id))
     history = [
         {
             "event_type": r.envelope.event_type,
             "occurred_at": r.envelope.occurred_at.isoformat(),
             **{k: v for k, v in r.envelope.payload.items() if k != "context"},
         }
-        for r in await runtime.read_stream(emails.email_stream(str(email_id)))
+        for r in loaded.history
     ]
     return {**(row or {}), "history": history}
 
@@ -107,10 +109,14 @@ async def show_email(email_id: UUID, runtime: RuntimeDep, who: Ops) -> dict[str,
 @router.get("/emails/{email_id}/rendered")
 async def rendered_email(email_id: UUID, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
     """The email as it was sent, composed again from its EmailIntended (personal links hidden)."""
-    email, history = await _email(runtime, email_id)
-    assert email.intended is not None
+    async with runtime.unit_of_work() as uow:
+        loaded = await _email(uow, email_id)
+    assert loaded.state.intended is not None
     message = compose(
-        email.intended, intended_at=history[0].envelope.occurred_at, settings=runtime.settings, for_ops=True
+        loaded.state.intended,
+        intended_at=loaded.history[0].envelope.occurred_at,
+        settings=runtime.settings,
+        for_ops=True,
     )
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
@@ -133,12 +139,13 @@ async def rendered_email(email_id: UUID, runtime: RuntimeDep, who: Ops) -> dict[
 @router.post("/emails/{email_id}/resend", status_code=202)
 async def resend_email(email_id: UUID, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
     """Try a failed email again (a new round of attempts, the same Message-ID). 409 unless failed."""
-    _, history = await _email(runtime, email_id)
-    await runtime.execute(
-        stream_id=emails.email_stream(str(email_id)),
-        integrator_id=history[0].envelope.integrator_id,
-        decide=lambda h: emails.request_resend(emails.fold(r.event for r in h), who.subject),
-    )
+    async with runtime.unit_of_work() as uow:
+        loaded = await _email(uow, email_id)
+        uow.append(
+            loaded,
+            emails.request_resend(loaded.state, who.subject),
+            integrator_id=loaded.history[0].envelope.integrator_id,
+        )
     # Attempt now rather than at the next schedule run; keep a reference so the task is not collected.
     task = asyncio.create_task(deliver(runtime, str(email_id)))
     pending: set[asyncio.Task[None]] = runtime.extras.setdefault("resends", set())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from chassis.projections import Projection
@@ -15,15 +16,20 @@ from contracts.events.notifier import (
     EmailSent,
     IntegratorContactsNoted,
 )
+from notifier.domain import emails as email_life
 from notifier.domain.emails import email_id_of
 
 Row = dict[str, Any]
 
 
 def apply_email(row: Row | None, env: Envelope, event: DomainEvent) -> Row | None:
+    """Every email's status for ops and the retry schedule: the domain's own state machine
+    (`email_life.evolve`) applied to the state the row keeps, with the stream's version (a sender
+    holding the state decided in the reaction knows from it that the email has not moved since)."""
     at = env.occurred_at.isoformat()
     if isinstance(event, EmailIntended):
-        return {
+        email = email_life.evolve(email_life.Email(), event)
+        row = {
             "email_id": email_id_of(event.message_id),
             "message_id": event.message_id,
             "integrator_id": env.integrator_id,
@@ -32,27 +38,43 @@ def apply_email(row: Row | None, env: Envelope, event: DomainEvent) -> Row | Non
             "locale": event.locale.value,
             "source_event_id": str(event.source_event_id),
             "source_event_type": event.source_event_type,
-            "status": "intended",
-            "attempts": 0,
-            "last_error": None,
-            "retry_at": None,
             "intended_at": at,
             "sent_at": None,
             "failed_at": None,
             "resend_requested_by": None,
         }
-    if row is None:
+    elif row is None:
         return None
-    if isinstance(event, EmailSent):
-        return {**row, "status": "sent", "attempts": event.attempts, "sent_at": at, "retry_at": None}
-    if isinstance(event, EmailAttemptFailed):
-        retry_at = event.retry_at.isoformat() if event.retry_at else None
-        return {**row, "attempts": event.attempt, "last_error": event.error, "retry_at": retry_at}
-    if isinstance(event, EmailFailed):
-        return {**row, "status": "failed", "last_error": event.error, "failed_at": at, "retry_at": None}
-    if isinstance(event, EmailResendRequested):
-        return {**row, "status": "intended", "resend_requested_by": event.requested_by, "retry_at": None}
-    return row
+    else:
+        email = email_life.evolve(_state_of(row), event)
+        row = dict(row)
+        if isinstance(event, EmailSent):
+            row["sent_at"] = at
+        elif isinstance(event, EmailFailed):
+            row["failed_at"] = at
+        elif isinstance(event, EmailResendRequested):
+            row["resend_requested_by"] = event.requested_by
+    return {
+        **row,
+        "status": email.status.value if email.status else None,
+        "attempts": email.attempts,
+        "round_attempts": email.round_attempts,
+        "last_error": email.last_error,
+        "retry_at": email.retry_at.isoformat() if email.retry_at else None,
+        "version": env.stream_version,
+    }
+
+
+def _state_of(row: Row) -> email_life.Email:
+    """The domain's state of an email, from its row (the intent itself is not needed to evolve it)."""
+    return email_life.Email(
+        intended=None,
+        status=email_life.Status(row["status"]),
+        attempts=row["attempts"],
+        round_attempts=row.get("round_attempts", 0),
+        last_error=row["last_error"],
+        retry_at=datetime.fromisoformat(row["retry_at"]) if row["retry_at"] else None,
+    )
 
 
 def _email_key(env: Envelope, event: DomainEvent) -> str | None:

@@ -6,107 +6,74 @@ from functools import partial
 from typing import Any
 
 from chassis.eventstore import Recorded
-from chassis.runtime import Reaction, ReactionContext
+from chassis.runtime import Reaction
+from chassis.unit_of_work import UnitOfWork
 from contracts import topics
 from contracts.envelope import Envelope
-from contracts.events import DomainEvent
 from contracts.events.onboarding import IntegratorContactsUpdated, IntegratorRegistered
 from contracts.events.support import TicketOpened
-from notifier.delivery import deliver
+from notifier.aggregates import CONTACTS, EMAIL, HELD, TICKET
+from notifier.delivery import Known, deliver
 from notifier.domain import emails, recipients
 from notifier.domain.mapping import HANDLED
 from notifier.metrics import email_metrics
 
 
-async def on_event(ctx: ReactionContext, rec: Recorded) -> None:
+async def on_event(uow: UnitOfWork, rec: Recorded) -> None:
     source, event = rec.envelope, rec.event
     integrator_id = source.integrator_id
     # First what this event teaches about recipients, as the notifier's own events.
+    contacts = await uow.load(CONTACTS, integrator_id)
     if isinstance(event, IntegratorRegistered):
-        # The contacts stream as read and appended to here: the contacts without reading it again.
-        contacts_history: list[DomainEvent] = []
-
-        def note(h: list[Recorded]) -> list[DomainEvent]:
-            contacts_history[:] = [r.event for r in h]
-            noted = recipients.note_contacts(contacts_history.copy(), event, source.event_id)
-            contacts_history.extend(noted)
-            return noted
-
-        await ctx.execute(
-            stream_id=recipients.contacts_stream(integrator_id), integrator_id=integrator_id, decide=note
-        )
-        integrator = recipients.contacts_from(contacts_history)
+        noted = recipients.note_contacts(list(contacts.state), event, source.event_id)
+        uow.append(contacts, noted, integrator_id=integrator_id)
     elif isinstance(event, IntegratorContactsUpdated):
         # Later emails go to the new contacts, in the new language.
-        await ctx.execute(
-            stream_id=recipients.contacts_stream(integrator_id),
-            integrator_id=integrator_id,
-            decide=lambda h: recipients.update_contacts([r.event for r in h], event, source.event_id),
-        )
-        integrator = await _contacts(ctx, integrator_id)
-    else:
-        integrator = await _contacts(ctx, integrator_id)
+        updated = recipients.update_contacts(list(contacts.state), event, source.event_id)
+        uow.append(contacts, updated, integrator_id=integrator_id)
+    integrator = recipients.contacts_from(contacts.state)
     if isinstance(event, TicketOpened):
-        await ctx.execute(
-            stream_id=recipients.ticket_stream(event.ticket_id),
-            integrator_id=integrator_id,
-            decide=lambda h: recipients.note_requester([r.event for r in h], event, source.event_id),
-        )
+        ticket = await uow.load(TICKET, str(event.ticket_id))
+        noted = recipients.note_requester(list(ticket.state), event, source.event_id)
+        uow.append(ticket, noted, integrator_id=integrator_id)
     if integrator is None and recipients.needs_contacts(source.event_type):
         # Topics are not ordered with one another: wait for IntegratorRegistered, don't refuse.
-        await ctx.execute(
-            stream_id=recipients.held_stream(integrator_id),
-            integrator_id=integrator_id,
-            decide=lambda h: recipients.hold(source),
-        )
+        held = await uow.load(HELD, integrator_id)
+        uow.append(held, recipients.hold(source), integrator_id=integrator_id)
         return
-    await _intend(ctx, source, integrator)
+    await _intend(uow, source, integrator)
     if isinstance(event, IntegratorRegistered):
-        held_stream = recipients.held_stream(integrator_id)
-        history = await ctx.runtime.store.read_stream(ctx.conn, held_stream)
-        held = recipients.still_held(r.event for r in history)
-        for envelope in held:
-            await _intend(ctx, envelope, integrator)
-        # Released as read: an event held meanwhile by another transaction is a conflict (retried),
-        # never released without its emails.
-        await ctx.runtime.append_in(
-            ctx.conn,
-            stream_id=held_stream,
-            integrator_id=integrator_id,
-            expected_version=len(history),
-            events=recipients.release(held),
-        )
-
-
-async def _contacts(ctx: ReactionContext, integrator_id: str) -> recipients.IntegratorContacts | None:
-    history = await ctx.runtime.store.read_stream(ctx.conn, recipients.contacts_stream(integrator_id))
-    return recipients.contacts_from(r.event for r in history)
+        held = await uow.load(HELD, integrator_id)
+        waiting = recipients.still_held(held.state)
+        for envelope in waiting:
+            await _intend(uow, envelope, integrator)
+        # Released as read: an event held meanwhile by another transaction is a conflict (decided
+        # again), never released without its emails.
+        uow.append(held, recipients.release(waiting), integrator_id=integrator_id)
 
 
 async def _intend(
-    ctx: ReactionContext, source: Envelope, integrator: recipients.IntegratorContacts | None
+    uow: UnitOfWork, source: Envelope, integrator: recipients.IntegratorContacts | None
 ) -> None:
     """Record the source event's emails as intended, and send each after the commit.
-    `integrator`: the contacts of the source's integrator, as known in this transaction."""
-    settings: Any = ctx.runtime.settings
+    `integrator`: the contacts of the source's integrator, as known in this unit of work."""
+    settings: Any = uow.settings
     integrator_id = source.integrator_id
     ticket = None
     ticket_id = source.payload.get("ticket_id")
     if ticket_id is not None:
-        history = await ctx.runtime.store.read_stream(ctx.conn, recipients.ticket_stream(ticket_id))
-        ticket = recipients.requester_from(r.event for r in history)
-    for intended in emails.intend_emails(
+        ticket = recipients.requester_from((await uow.load(TICKET, str(ticket_id))).state)
+    intended = emails.intend_emails(
         source, integrator=integrator, ticket=ticket, ops_email=settings.ops_email
-    ):
-        email_id = emails.email_id_of(intended.message_id)
-        recorded = await ctx.execute(
-            stream_id=emails.email_stream(email_id),
-            integrator_id=integrator_id,
-            decide=lambda h, intended=intended: emails.intend(emails.fold(r.event for r in h), intended),
-        )
-        if recorded:
-            email_metrics(ctx.runtime).email_intended(intended.template)
-            ctx.after_commit(partial(deliver, ctx.runtime, email_id))
+    )
+    loaded = await uow.load_all(EMAIL, [emails.email_id_of(i.message_id) for i in intended])
+    for email, intent in zip(loaded, intended, strict=True):
+        if uow.append(email, emails.intend(email.state, intent), integrator_id=integrator_id):
+            email_metrics(uow.runtime).email_intended(intent.template)
+            email_id = emails.email_id_of(intent.message_id)
+            # What was just decided travels with the send: it need not read the stream again.
+            known = Known(email.state, email.version, intended_at=email.history[-1].envelope.occurred_at)
+            uow.after_commit(partial(deliver, uow.runtime, email_id, known=known))
 
 
 emails_to_send = Reaction(

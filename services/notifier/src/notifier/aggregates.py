@@ -1,0 +1,31 @@
+"""The notifier's aggregates, declared once: what the unit of work loads and appends to."""
+
+from __future__ import annotations
+
+from chassis.unit_of_work import Aggregate
+from contracts.events import DomainEvent
+from notifier.domain import emails, recipients
+
+
+def _remember(history: tuple[DomainEvent, ...], event: DomainEvent) -> tuple[DomainEvent, ...]:
+    # What the notifier knows of an integrator or a ticket is a handful of events: their list is
+    # the state the recipients' rules read (recipients.contacts_from, still_held, ...).
+    return (*history, event)
+
+
+#: The contacts and language of one integrator, as learnt from onboarding (IntegratorContactsNoted).
+CONTACTS = Aggregate[tuple[DomainEvent, ...]](
+    "integrator contacts", stream=recipients.contacts_stream, initial=tuple, evolve=_remember
+)
+#: Who opened one ticket (TicketRequesterNoted): the requester's emails go to them.
+TICKET = Aggregate[tuple[DomainEvent, ...]](
+    "ticket requester", stream=recipients.ticket_stream, initial=tuple, evolve=_remember
+)
+#: Events waiting for an integrator's contacts (topics are not ordered with one another).
+HELD = Aggregate[tuple[DomainEvent, ...]](
+    "held events", stream=recipients.held_stream, initial=tuple, evolve=_remember
+)
+#: One email's life: intended, attempted, sent or failed.
+EMAIL = Aggregate[emails.Email](
+    "email", stream=emails.email_stream, initial=emails.Email, evolve=emails.evolve
+)
