@@ -28,6 +28,7 @@ from chassis.ratelimit import RateLimits
 from chassis.relay import Relay
 from chassis.schema import CHASSIS_SCHEMA
 from chassis.settings import ServiceSettings
+from chassis.subscriber import ReactionsSubscriber
 from chassis.telemetry import make_tracer_provider
 from contracts import topics
 from contracts.events import DomainEvent
@@ -87,6 +88,8 @@ class ServiceRuntime:
         self._pool: asyncpg.Pool | None = None
         self.relay: Relay | None = None
         self.runners: list[ReactionRunner] = []
+        #: The service's one Kafka subscriber feeding every reaction (FastStream).
+        self.subscriber: ReactionsSubscriber | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._dlq_producer: AIOKafkaProducer | None = None
         self._dlq_started = False
@@ -151,12 +154,13 @@ class ServiceRuntime:
         if self.run_relay:
             self.relay = Relay(self.name, self.topic, self.settings, self.pool, self.tracer)
             self.relay.start()
-        if self.run_reactions:
+        if self.run_reactions and self.reactions:
             for reaction in self.reactions:
                 runner = ReactionRunner(self, reaction)
                 self.metrics.consumer_started(runner.consumer_name, reaction.topics)
-                runner.start()
                 self.runners.append(runner)
+            self.subscriber = ReactionsSubscriber(self, self.runners)
+            self.subscriber.start()
         if self.run_schedules:
             for schedule in self.schedules:
                 self._tasks.append(
@@ -174,7 +178,9 @@ class ServiceRuntime:
         for task in self._tasks:
             await self._bounded(task, "schedule")
         self._tasks.clear()
-        await self._bounded(asyncio.gather(*(runner.stop() for runner in self.runners)), "consumers")
+        if self.subscriber is not None:
+            await self._bounded(self.subscriber.stop(), "consumers")
+            self.subscriber = None
         self.runners.clear()
         if self.relay is not None:
             await self._bounded(self.relay.stop(), "relay")
