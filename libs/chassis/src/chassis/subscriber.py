@@ -353,8 +353,9 @@ class _Consumer(AIOKafkaConsumer):  # type: ignore[misc]  # aiokafka is untyped
 class _StructlogBridge:
     """FastStream's logger: its lines as the platform's JSON log lines (event `faststream`)."""
 
-    #: Said at every start by design here (the chassis creates the topics): not worth a warning.
-    _EXPECTED = ("Make sure the topics exist",)
+    #: Said at every start (the chassis creates the topics) and at every stop (its supervisor seeing
+    #: the consume task end): not news.
+    _EXPECTED = ("Make sure the topics exist", "is being executed...")
 
     def log(
         self,
