@@ -11,6 +11,7 @@ from chassis import kafka
 from chassis.consumer import Reaction, ReactionContext, ReactionRunner
 from chassis.eventstore import Recorded
 from chassis.runtime import ServiceRuntime
+from chassis.subscriber import ReactionsSubscriber
 from contracts import topics
 
 
@@ -19,16 +20,18 @@ async def note_rejection(ctx: ReactionContext, rec: Recorded) -> None:
 
 
 async def reaction_throughput(runtime: ServiceRuntime, n: int, timeout: float) -> dict[str, Any]:
-    """A reaction (own consumer group) reads the relay's topic from the start: every message decoded,
-    validated, traced and recorded in the inbox in its transaction; offsets committed after commit."""
+    """A reaction (through the service's FastStream subscriber, its own consumer group here) reads the
+    relay's topic from the start: every message decoded, validated, traced and recorded in the inbox
+    in its transaction; offsets committed after commit."""
     reaction = Reaction(
         name="bench", topics=[topics.ONBOARDING], handles={"DossierItemRejected"}, handler=note_rejection
     )
     runner = ReactionRunner(runtime, reaction)
+    subscriber = ReactionsSubscriber(runtime, [runner])
     started = time.perf_counter()
     first_at: float | None = None
     first_count = 0
-    runner.start()
+    subscriber.start()
     try:
         while runner.processed < n:
             now = time.perf_counter()
@@ -39,7 +42,7 @@ async def reaction_throughput(runtime: ServiceRuntime, n: int, timeout: float) -
             await asyncio.sleep(0.01)
         ended = time.perf_counter()
     finally:
-        await runner.stop()
+        await subscriber.stop()
     inbox = await runtime.pool.fetchval(
         "SELECT count(*) FROM inbox WHERE consumer = $1", runner.consumer_name
     )

@@ -551,9 +551,10 @@ def acl_grants(user: dict[str, Any], resource_type: str, name: str) -> set[str]:
 
 
 def reaction_groups(service: str, prefix: str) -> dict[str, set[str]]:
-    """The service's consumer groups (chassis.consumer.ReactionRunner.group_id) -> the topics each reads."""
+    """The service's consumer group (one for all its reactions: chassis.subscriber) -> the topics it reads."""
     reactions = importlib.import_module(f"{SERVICES[service]}.app").REACTIONS
-    return {f"{prefix}{service}.{r.name}": {f"{prefix}{t}" for t in r.topics} for r in reactions}
+    read = {f"{prefix}{t}" for r in reactions for t in r.topics}
+    return {f"{prefix}{service}.reactions": read} if read else {}
 
 
 def kafka_security_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:

@@ -8,13 +8,14 @@ and the batch is handled again with each message in a savepoint, so a message th
 that the domain refuses, goes alone to the dead-letter topic and table with its reason, and the
 consumer goes on. A database outage stops the batch and retries it. After-commit actions (emails) run
 off the consumer's loop, a few at once, in order per message key.
+
+The consume loop itself is FastStream's (chassis.subscriber: one batch subscriber per service).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import functools
 import json
 import time
@@ -27,16 +28,13 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
-from aiokafka.errors import CommitFailedError, KafkaError
-from aiokafka.structs import OffsetAndMetadata
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
 
-from chassis import context, kafka
+from chassis import context
 from chassis.db import Conn
 from chassis.eventstore import ConcurrencyConflict, Recorded
 from chassis.handled import Handles, event_types
-from chassis.relay import BATCH as RELAY_BATCH
 from chassis.telemetry import context_from_kafka_headers, span_attributes
 from chassis.unit_of_work import UnitOfWork
 from contracts import topics
@@ -183,12 +181,21 @@ def _short(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in error.errors()[:5])
 
 
+def reactions_group(runtime: ServiceRuntime) -> str:
+    """The service's one consumer group for all its reactions (the Kafka ACLs grant `<service>.`)."""
+    return f"{runtime.settings.kafka_topic_prefix}{runtime.name}.reactions"
+
+
 class ReactionRunner:
+    """A reaction's batch body: what the service's subscriber (chassis.subscriber) hands it of each
+    batch is handled in one transaction with its inbox rows, under the name `<service>.<reaction>`."""
+
     def __init__(self, runtime: ServiceRuntime, reaction: Reaction) -> None:
         self.runtime = runtime
         self.reaction = reaction
         self.consumer_name = f"{runtime.name}.{reaction.name}"
-        self.group_id = f"{runtime.settings.kafka_topic_prefix}{self.consumer_name}"
+        #: One consumer group per service reads every reaction's topics (chassis.subscriber).
+        self.group_id = reactions_group(runtime)
         self.topics = [runtime.settings.topic(t) for t in reaction.topics]
         self.processed = 0
         self.dead_lettered = 0
@@ -199,28 +206,17 @@ class ReactionRunner:
         self.restarts = 0
         self.last_error: str | None = None
         self.last_error_at: str | None = None
-        self._task: asyncio.Task[None] | None = None
+        #: The service's consumer (chassis.subscriber), once started: this reaction's lag is read there.
         self._consumer: AIOKafkaConsumer | None = None
-        self._stopping = False
         self._after_commit_slots = asyncio.Semaphore(AFTER_COMMIT_CONCURRENCY)
         self._after_commit_running: set[asyncio.Task[None]] = set()
         self._after_commit_last: dict[Any, asyncio.Task[None]] = {}
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"reaction:{self.consumer_name}")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        await self.drain_after_commit()
-        if self._consumer is not None:
-            # Leaving the group promptly is polite; a join still pending at the broker must not hold
-            # a shutdown for seconds (the broker evicts us at the session timeout anyway).
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._consumer.stop(), 2.0)
+    def restarted(self, error: BaseException) -> None:
+        """Its batch failed and comes again (chassis.subscriber): ops see why in /ops/status."""
+        self.restarts += 1
+        self.last_error = repr(error)[:500]
+        self.last_error_at = datetime.now(UTC).isoformat()
 
     def health(self) -> dict[str, Any]:
         """What ops read of this consumer in /ops/status."""
@@ -237,7 +233,7 @@ class ReactionRunner:
         c = self._consumer
         if c is None:
             return {}
-        tps = list(c.assignment())
+        tps = [tp for tp in c.assignment() if tp.topic in self.topics]
         if not tps:
             return {}
         ends = await c.end_offsets(tps)
@@ -246,132 +242,6 @@ class ReactionRunner:
             committed = await c.committed(tp) or 0
             result[f"{tp.topic}[{tp.partition}]"] = max(0, ends[tp] - committed)
         return result
-
-    async def _run(self) -> None:
-        backoff = 0.2
-        while not self._stopping:
-            try:
-                self._consumer = kafka.consumer(self.runtime.settings, *self.topics, group_id=self.group_id)
-                await self._consumer.start()
-                backoff = 0.2
-                await self._consume(self._consumer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                self.restarts += 1
-                self.last_error = repr(error)[:500]
-                self.last_error_at = datetime.now(UTC).isoformat()
-                log.warning(
-                    "consumer_restarting",
-                    consumer=self.consumer_name,
-                    restarts=self.restarts,
-                    error=repr(error)[:300],
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            finally:
-                if self._consumer is not None and not self._stopping:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(self._consumer.stop(), 2.0)
-                    self._consumer = None
-
-    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        loop = asyncio.get_running_loop()
-        last_wipe_check = loop.time()
-        fetch_wait = kafka.AdaptiveFetchWait(consumer, self.runtime.settings)
-        while not self._stopping:
-            try:
-                batches = await consumer.getmany(timeout_ms=200, max_records=500)
-            except KafkaError:
-                raise
-            except Exception as error:
-                # A record the client itself cannot parse (a header key that is not UTF-8): it
-                # would fail every fetch from the same offset, for ever. Find it and dead-letter it.
-                await self._step_past_unreadable(consumer, error)
-                continue
-            # Before anything awaits: the fetcher's next request must already carry the new wait.
-            fetch_wait.observe(sum(map(len, batches.values())))
-            if loop.time() - last_wipe_check > 2.0:
-                await self._rejoin_if_broker_was_wiped(consumer)
-                last_wipe_check = loop.time()
-            if not batches:
-                continue
-            messages = [m for msgs in batches.values() for m in msgs]
-            await self._handle_with_retry(messages)
-            offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in batches.items()}
-            try:
-                await consumer.commit(offsets)
-            except (CommitFailedError, KafkaError) as error:
-                # A rebalance or a wiped broker: the messages come again and the inbox skips them.
-                log.info("offset_commit_failed", consumer=self.consumer_name, error=repr(error)[:200])
-
-    async def _step_past_unreadable(self, consumer: AIOKafkaConsumer, error: Exception) -> None:
-        """From the committed offsets, read each partition one record at a time (handling the good
-        ones as usual) until the record that cannot be parsed: dead-letter it by its coordinates (its
-        bytes never reached us), commit past it, go on. The records of the failed fetch that were
-        parsed are read again from the committed offset, so none is skipped."""
-        reason = f"unreadable record: {type(error).__name__}: {error}"[:2000]
-        log.warning("unreadable_record", consumer=self.consumer_name, error=reason[:300])
-        partitions = list(consumer.assignment())
-        await consumer.seek_to_committed(*partitions)
-        for tp in partitions:
-            while not self._stopping:
-                try:
-                    batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
-                except KafkaError:
-                    raise
-                except Exception:
-                    offset = await consumer.position(tp)
-                    unreadable = ConsumerRecord(
-                        topic=tp.topic,
-                        partition=tp.partition,
-                        offset=offset,
-                        timestamp=0,
-                        timestamp_type=0,
-                        key=None,
-                        value=None,
-                        checksum=None,
-                        serialized_key_size=-1,
-                        serialized_value_size=-1,
-                        headers=[],
-                    )
-                    async with self.runtime.pool.acquire() as conn:
-                        await self._record_dead_letter(conn, unreadable, reason)
-                    await self._publish_dead_letter(unreadable, reason)
-                    consumer.seek(tp, offset + 1)
-                    await consumer.commit({tp: OffsetAndMetadata(offset + 1, "")})
-                    continue
-                messages = batch.get(tp, [])
-                if not messages:
-                    break
-                await self._handle_with_retry(messages)
-                await consumer.commit({tp: OffsetAndMetadata(messages[-1].offset + 1, "")})
-
-    async def _rejoin_if_broker_was_wiped(self, consumer: AIOKafkaConsumer) -> None:
-        """A memory-only broker restarted empty: our positions are past its new log end. Start again
-        from the earliest offset; the inbox makes the replay harmless (ARCHITECTURE.md, Tansu)."""
-        tps = list(consumer.assignment())
-        if not tps:
-            return
-        ends = await consumer.end_offsets(tps)
-        for tp in tps:
-            try:
-                position = await consumer.position(tp)
-            except Exception:
-                continue
-            # Tansu reports a partition's end as the base offset of its last record batch + 1, so a
-            # position past it by less than one relay batch is normal, not a wipe (reading it as one
-            # re-read the whole topic every 2 s). A relay republishes in the same order after a wipe,
-            # so a position within that slack of the new end is where the consumer already was.
-            if position > ends.get(tp, 0) + RELAY_BATCH:
-                log.warning(
-                    "broker_wiped_rejoining",
-                    consumer=self.consumer_name,
-                    partition=str(tp),
-                    position=position,
-                    end=ends.get(tp),
-                )
-                consumer.seek(tp, 0)
 
     async def _handle_with_retry(self, messages: list[ConsumerRecord[bytes, bytes]]) -> None:
         backoff = 0.1

@@ -55,7 +55,11 @@ def producer(settings: ServiceSettings, **overrides: Any) -> AIOKafkaProducer:
 
 
 def consumer(
-    settings: ServiceSettings, *topics: str, group_id: str | None, **overrides: Any
+    settings: ServiceSettings,
+    *topics: str,
+    group_id: str | None,
+    factory: type[AIOKafkaConsumer] = AIOKafkaConsumer,
+    **overrides: Any,
 ) -> AIOKafkaConsumer:
     options: dict[str, Any] = {
         **client_options(settings),
@@ -69,7 +73,7 @@ def consumer(
         "rebalance_timeout_ms": 5_000,
     }
     options.update(overrides)
-    return AIOKafkaConsumer(*topics, **options)
+    return factory(*topics, **options)
 
 
 class AdaptiveFetchWait:

@@ -35,6 +35,7 @@ from chassis.ratelimit import RateLimits
 from chassis.relay import Relay
 from chassis.schema import CHASSIS_SCHEMA
 from chassis.settings import ServiceSettings
+from chassis.subscriber import ReactionsSubscriber
 from chassis.telemetry import make_tracer_provider, trace_database_queries
 from chassis.unit_of_work import UnitOfWork
 from contracts import topics
@@ -101,6 +102,8 @@ class ServiceRuntime:
         self._connection_class = counting_connection_class(self.round_trips)
         self.relay: Relay | None = None
         self.runners: list[ReactionRunner] = []
+        #: The service's one Kafka subscriber feeding every reaction (FastStream).
+        self.subscriber: ReactionsSubscriber | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._dlq_producer: AIOKafkaProducer | None = None
         self._dlq_started = False
@@ -169,12 +172,13 @@ class ServiceRuntime:
         if self.run_relay:
             self.relay = Relay(self.name, self.topic, self.settings, self.pool, self.tracer)
             self.relay.start()
-        if self.run_reactions:
+        if self.run_reactions and self.reactions:
             for reaction in self.reactions:
                 runner = ReactionRunner(self, reaction)
                 self.metrics.consumer_started(runner.consumer_name, reaction.topics)
-                runner.start()
                 self.runners.append(runner)
+            self.subscriber = ReactionsSubscriber(self, self.runners)
+            self.subscriber.start()
         if self.run_schedules:
             for schedule in self.schedules:
                 self._tasks.append(
@@ -192,7 +196,9 @@ class ServiceRuntime:
         for task in self._tasks:
             await self._bounded(task, "schedule")
         self._tasks.clear()
-        await self._bounded(asyncio.gather(*(runner.stop() for runner in self.runners)), "consumers")
+        if self.subscriber is not None:
+            await self._bounded(self.subscriber.stop(), "consumers")
+            self.subscriber = None
         if self._after_commit:
             await self._bounded(asyncio.wait(list(self._after_commit)), "after-commit actions", 5.0)
         self.runners.clear()
