@@ -87,16 +87,19 @@ class SinkProcess:
     def count(self) -> int:
         return sum(1 for e in os.scandir(self.directory) if e.name.endswith(".eml"))
 
-    def landed(self) -> dict[str, float]:
-        """Recipient address -> when its email file was written (time.time() seconds)."""
+    def landed(self, template: str = "welcome") -> dict[str, float]:
+        """Recipient address -> when its email of this template was written (time.time() seconds).
+        By template: a registration also invites its contacts to the portal (the web front), by
+        another email to the same address."""
         out: dict[str, float] = {}
+        wanted = f"X-Notifier-Template: {template}".encode()
         for entry in os.scandir(self.directory):
             if not entry.name.endswith(".eml"):
                 continue
             with open(entry.path, "rb") as f:
                 head = f.read(4096)
             match = _TO.search(head)
-            if match:
+            if match and wanted in head:
                 out[match.group(1).decode().lower()] = entry.stat().st_mtime_ns / 1e9
         return out
 
@@ -588,7 +591,6 @@ async def latency(platform: Platform, rate: float, n: int, warmup: int, timeout:
     visible (the notifier's commit wakes us by NOTIFY), and its welcome email's file in the sink."""
     tag = f"lat{int(rate)}"
     commands = registrations(warmup + n, seed=int(rate * 1000) + 11, tag=tag)
-    mailed_before = platform.sink.count()
     notifier = await asyncpg.connect(platform.notifier_db())
     woken = asyncio.Event()
     last_notify = [0.0]
@@ -657,7 +659,7 @@ async def latency(platform: Platform, rate: float, n: int, warmup: int, timeout:
             return all(i in projected for i in measured)
 
         async def all_mailed() -> bool:
-            return platform.sink.count() - mailed_before >= len(sent)
+            return set(address_of.values()) <= platform.sink.landed().keys()
 
         await _wait_for(all_projected, timeout, "projection rows", every=0.05)
         await _wait_for(all_mailed, timeout, "emails", every=0.1)
