@@ -411,3 +411,14 @@ PROJECTIONS = [
     installation_reports,
     ticket_numbers,
 ]
+
+#: The counter view came after tickets had numbers: on the first start after the upgrade, while it
+#: is empty, it is filled from the ticket files (the same last numbers as a rebuild), so that no
+#: number is given twice. Idempotent: run at every start, it does nothing once the view has a row.
+MIGRATIONS = [
+    "INSERT INTO support_ticket_numbers (key, integrator_id, data, position) "
+    "SELECT split_part(data->>'ticket_number', '-', 2), 'vendor', "
+    "jsonb_build_object('last', max(split_part(data->>'ticket_number', '-', 3)::int)), max(position) "
+    "FROM support_tickets WHERE data->>'ticket_number' IS NOT NULL "
+    "AND NOT EXISTS (SELECT 1 FROM support_ticket_numbers) GROUP BY 1"
+]
