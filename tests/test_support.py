@@ -272,6 +272,13 @@ async def test_tickets_opened_at_once_get_distinct_consecutive_numbers(service: 
         assert [row[2] for row in live] == [{"last": 4}]
         await svc.runtime.projections.rebuild("support_ticket_numbers", producer="support", progress=False)
         assert await svc.runtime.projections.snapshot("support_ticket_numbers") == live
+        # A database from before the counter: tickets, no counter row. The next start fills it.
+        async with svc.runtime.pool.acquire() as conn:
+            await conn.execute("DELETE FROM support_ticket_numbers")
+        await svc.runtime.migrate()
+        assert [
+            (row[0], row[2]) for row in await svc.runtime.projections.snapshot("support_ticket_numbers")
+        ] == [("2026", {"last": 4})]
 
 
 async def test_approval_releases_and_installation_reports(service: Any) -> None:
