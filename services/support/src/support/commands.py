@@ -79,14 +79,19 @@ async def _on_release_and_each_approved(
 ) -> VendorWide:
     """The release's event, then one on each approved integrator's stream, in one unit of work:
     written in one statement, so no approved integrator is left out by a crash half-way."""
-    approved = await queries.approved_integrator_ids(runtime)
-    async with runtime.unit_of_work() as uow:
+
+    async def tell_each(uow: UnitOfWork) -> tuple[list[Recorded], list[Recorded]]:
+        approved = await queries.approved_integrator_ids(runtime)
         recorded = await uow.decide(RELEASE, version, decide_release, integrator_id=VENDOR_WIDE)
         told: list[Recorded] = []
         for integrator_id in approved:
             # The domain tells only the approved: one whose approval ended since the list was read
-            # is not told (and one approved since gets the release on its own stream later).
+            # is not told (and one approved later hears of releases from then on).
             told += await uow.decide(APPROVAL, integrator_id, decide_approval, integrator_id=integrator_id)
+        return recorded, told
+
+    # Many streams: one that another command moved meanwhile makes it decide again, once.
+    recorded, told = await runtime.command(tell_each, retries=1)
     return VendorWide(_types(recorded), [r.envelope.integrator_id for r in told])
 
 
