@@ -246,6 +246,41 @@ async def test_integrator_opens_its_own_ticket_through_the_api(service: Any) -> 
         assert [t["ticket_id"] for t in own["tickets"]] == [opened["ticket_id"]]
 
 
+async def test_tickets_opened_at_once_get_distinct_consecutive_numbers(service: Any) -> None:
+    """Four openings at once read the same counter row: each one that loses the race conflicts and
+    numbers again (no transaction, no lock), so no number is given twice or skipped."""
+    import asyncio
+
+    async with service(support_app, clock=ManualClock(START), run_relay=False, run_schedules=False) as svc:
+        tech = svc.auth("technician")
+
+        async def opening(n: int) -> Any:
+            body = {
+                "integrator_id": ACME,
+                "channel": "phone",
+                "requester": {"name": "Paul", "email": "paul@acme-caisse.example"},
+                "subject": f"Q{n}",
+                "description": "?",
+            }
+            return await svc.http.post("/tickets", json=body, headers=tech)
+
+        responses = await asyncio.gather(*(opening(n) for n in range(4)))
+        numbers = sorted([(await ok(r))["ticket_number"] for r in responses])
+        assert numbers == [f"T-2026-{n:06d}" for n in range(1, 5)]
+        # The counter is a view like the others: rebuilt from the log, the same.
+        live = await svc.runtime.projections.snapshot("support_ticket_numbers")
+        assert [row[2] for row in live] == [{"last": 4}]
+        await svc.runtime.projections.rebuild("support_ticket_numbers", producer="support", progress=False)
+        assert await svc.runtime.projections.snapshot("support_ticket_numbers") == live
+        # A database from before the counter: tickets, no counter row. The next start fills it.
+        async with svc.runtime.pool.acquire() as conn:
+            await conn.execute("DELETE FROM support_ticket_numbers")
+        await svc.runtime.migrate()
+        assert [
+            (row[0], row[2]) for row in await svc.runtime.projections.snapshot("support_ticket_numbers")
+        ] == [("2026", {"last": 4})]
+
+
 async def test_approval_releases_and_installation_reports(service: Any) -> None:
     async with service(support_app, clock=ManualClock(START), run_schedules=False) as svc:
         tech = svc.auth("technician")

@@ -86,6 +86,8 @@ class UnitOfWork:
     _pending: list[Recorded] = field(default_factory=list)
     #: View rows read or written in this unit of work, with the position each was read at.
     _rows: dict[tuple[str, str], Stored | None] = field(default_factory=dict)
+    #: The view rows a handler read (`view`): its decision rests on them.
+    _viewed: set[tuple[str, str]] = field(default_factory=set)
     _after_commit: list[AfterCommit] = field(default_factory=list)
 
     @property
@@ -200,10 +202,17 @@ class UnitOfWork:
     # --- views -------------------------------------------------------------------------------
 
     async def view(self, projection: str, key: str) -> Row | None:
-        """A view row as this unit of work sees it: as stored, with what it appended applied."""
+        """A view row as this unit of work sees it: as stored, with what it appended applied.
+
+        The decision rests on it: if this unit of work changes the row and another writer changed
+        it first, the write raises `ConcurrencyConflict` (decide again), never rewrites it over the
+        newer row. In a transaction the row is locked until the end (a writer in flight is waited
+        for, then seen), so a decision on a row it does not change holds too."""
         at = (projection, key)
+        self._viewed.add(at)
         if at not in self._rows:
-            found = await self.runtime.projections.read_rows(self.conn, {projection: {key}})
+            lock = self.conn.is_in_transaction()
+            found = await self.runtime.projections.read_rows(self.conn, {projection: {key}}, lock=lock)
             self._rows[at] = found.get(at)
         changed = self.runtime.projections.fold_rows(self._rows, self._pending)
         if at in changed:
@@ -266,10 +275,12 @@ class UnitOfWork:
                     )
                 break
             except RowsMoved:
-                # Another stream's event changed a shared row: the decision stands (it rests on
-                # this stream alone); read the rows again and write again. In a transaction the
+                # Another stream's event changed a shared row: the decision stands if it rests on
+                # the streams alone (no row it changes was read with `view`): read the rows again
+                # and write again. In a transaction the
                 # failed statement has ended it: the caller retries (the consumer, one by one).
-                if in_transaction or attempt == ROW_ATTEMPTS:
+                viewed = any((n, k) in self._viewed for n, keys in touched.items() for k in keys)
+                if in_transaction or viewed or attempt == ROW_ATTEMPTS:
                     raise
                 for name, keys in touched.items():
                     for key in keys:

@@ -273,11 +273,10 @@ async def report_installation(
     is not approved, the version is withdrawn or not the current certified one, the hardware is not
     compatible or a mandatory NF525 element is not attested.
 
-    The catalogue and the approval are read in the appending transaction under a share lock on
-    their projection rows: a withdrawal or a revocation updates those rows (FOR UPDATE) in its own
-    append transaction, so one in flight makes the report wait for it and then see it, and a report
-    in flight makes them wait — no report slips past a concurrent revocation. Locks are taken in
-    the withdrawal's order (catalogue, then approvals), so the two cannot deadlock.
+    The catalogue and the approval are read in the report's transaction with their view rows
+    locked: a withdrawal or a revocation writes those rows, so one in flight makes the report wait
+    for it and then see it, and a report in flight makes them wait — no report slips past a
+    concurrent revocation. Locks are taken in the withdrawal's order (catalogue, then approvals).
     """
     authorize_integrator(who, integrator_id)
     try:

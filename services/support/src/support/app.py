@@ -16,7 +16,7 @@ from chassis.runtime import ServiceRuntime
 from chassis.settings import ServiceSettings
 from support import api, queue, reminders
 from support.metrics import support_gauges
-from support.projections import PROJECTIONS
+from support.projections import MIGRATIONS, PROJECTIONS
 from support.reactions import REACTIONS
 
 
@@ -39,6 +39,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRunt
         clock=clock,
         routers=[api.router, queue.router],
         projections=PROJECTIONS,
+        migrations=MIGRATIONS,
         reactions=REACTIONS,
         schedules=reminders.schedules(settings.tracker_reminder_check_seconds),
         description=__doc__ or "",

@@ -3,14 +3,13 @@ the business, called by the HTTP endpoints (`api`), the reaction and the reminde
 
 Each takes what it needs (the runtime, or a reaction's context; the ids; the command's data; who
 acts) and returns what was recorded as plain data. Who may act is the caller's business (`api`
-checks it); what is allowed is the domain's. Every touch of the event store and of projection
-tables by a command is in this module, behind the few helpers of its first section, so that moving
-to the chassis's unit of work changes this module only.
+checks it); what is allowed is the domain's. Each works in the chassis's unit of work: it loads the
+aggregates declared in `support.aggregates`, reads view rows through it, and what it appends is
+written in one statement when it ends.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,13 +18,15 @@ from uuid import UUID, uuid4
 
 from uuid_utils import uuid7
 
-from chassis.db import Conn
 from chassis.eventstore import Recorded
 from chassis.runtime import ReactionContext, ServiceRuntime
+from chassis.unit_of_work import UnitOfWork
 from contracts.errors import CommandRefused
 from contracts.events import DomainEvent
 from contracts.events.onboarding import IntegratorContactsUpdated, IntegratorRegistered
 from contracts.events.support import VENDOR_WIDE, Category, Channel, Requester, Severity
+from support import queries
+from support.aggregates import APPROVAL, INSTALLATION_REPORT, INTEGRATOR, RELEASE, TICKET
 from support.business_time import IsHoliday
 from support.domain import approval, installations, integrators, releases, tickets
 
@@ -54,37 +55,19 @@ def _types(recorded: list[Recorded]) -> list[str]:
     return [r.envelope.event_type for r in recorded]
 
 
-def _approval(history: list[Recorded]) -> approval.Approval:
-    return approval.fold(r.event for r in history)
-
-
-def _release(history: list[Recorded]) -> releases.Release:
-    return releases.fold(r.event for r in history)
-
-
-def _ticket(history: list[Recorded]) -> tickets.Ticket:
-    return tickets.fold((r.event, r.envelope.occurred_at) for r in history)
-
-
 async def _on_approval(
     runtime: ServiceRuntime, integrator_id: str, decide: Callable[[approval.Approval], Decision]
 ) -> list[str]:
-    recorded = await runtime.execute(
-        stream_id=approval.stream_id(integrator_id),
-        integrator_id=integrator_id,
-        decide=lambda history: decide(_approval(history)),
-    )
+    async with runtime.unit_of_work() as uow:
+        recorded = await uow.decide(APPROVAL, integrator_id, decide, integrator_id=integrator_id)
     return _types(recorded)
 
 
 async def _on_ticket(
     runtime: ServiceRuntime, ticket_id: UUID, integrator_id: str, decide: Callable[[tickets.Ticket], Decision]
 ) -> list[str]:
-    recorded = await runtime.execute(
-        stream_id=tickets.stream_id(ticket_id),
-        integrator_id=integrator_id,
-        decide=lambda history: decide(_ticket(history)),
-    )
+    async with runtime.unit_of_work() as uow:
+        recorded = await uow.decide(TICKET, str(ticket_id), decide, integrator_id=integrator_id)
     return _types(recorded)
 
 
@@ -94,61 +77,46 @@ async def _on_release_and_each_approved(
     decide_release: Callable[[releases.Release], Decision],
     decide_approval: Callable[[approval.Approval], Decision],
 ) -> VendorWide:
-    """The release's event, then one on each approved integrator's stream, in one transaction: no
-    approved integrator is left out by a crash half-way."""
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        recorded = await runtime.execute_in(
-            conn,
-            stream_id=releases.stream_id(version),
-            integrator_id=VENDOR_WIDE,
-            decide=lambda history: decide_release(_release(history)),
-        )
-        rows = await conn.fetch(
-            "SELECT key FROM support_approvals WHERE (data->>'approved')::boolean ORDER BY key"
-        )
+    """The release's event, then one on each approved integrator's stream, in one unit of work:
+    written in one statement, so no approved integrator is left out by a crash half-way."""
+
+    async def tell_each(uow: UnitOfWork) -> tuple[list[Recorded], list[Recorded]]:
+        approved = await queries.approved_integrator_ids(runtime)
+        recorded = await uow.decide(RELEASE, version, decide_release, integrator_id=VENDOR_WIDE)
         told: list[Recorded] = []
-        for row in rows:
-            integrator_id = row["key"]
-            told += await runtime.execute_in(
-                conn,
-                stream_id=approval.stream_id(integrator_id),
-                integrator_id=integrator_id,
-                decide=lambda history: decide_approval(_approval(history)),
-            )
+        for integrator_id in approved:
+            # The domain tells only the approved: one whose approval ended since the list was read
+            # is not told (and one approved later hears of releases from then on).
+            told += await uow.decide(APPROVAL, integrator_id, decide_approval, integrator_id=integrator_id)
+        return recorded, told
+
+    # Many streams: one that another command moved meanwhile makes it decide again, once.
+    recorded, told = await runtime.command(tell_each, retries=1)
     return VendorWide(_types(recorded), [r.envelope.integrator_id for r in told])
 
 
-async def _contacts(runtime: ServiceRuntime, integrator_id: str) -> list[str]:
-    company = await runtime.projections.get("support_integrators", integrator_id)
-    return [c["email"] for c in (company or {}).get("contacts", [])]
+async def _contacts(uow: UnitOfWork, integrator_id: str) -> list[str]:
+    known = (await uow.load(INTEGRATOR, integrator_id)).state
+    return [str(c.email) for c in known.contacts] if known else []
 
 
-async def _next_ticket_number(conn: Conn, year: int) -> str:
-    """Numbers are given one opening at a time (a lock held to the commit), after the numbers the
-    log already holds (the projection, updated in the same transaction): unique, and rebuilt from
-    the log with everything else."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"support-ticket-{year}")
-    last = await conn.fetchval(
-        "SELECT max(split_part(data->>'ticket_number', '-', 3)::int) FROM support_tickets"
-        " WHERE data->>'ticket_number' LIKE $1",
-        f"T-{year:04d}-%",
-    )
-    return tickets.ticket_number(year, (last or 0) + 1)
+async def _next_ticket_number(uow: UnitOfWork, year: int) -> str:
+    """The year's next number, after the last one the log holds (its counter row, rebuilt from the
+    log with everything else). The opening changes that row: a concurrent opener that took the same
+    number first makes this unit of work conflict, and the command decides again (`open_ticket`)."""
+    counter = await uow.view("support_ticket_numbers", f"{year:04d}")
+    last: int = counter["last"] if counter else 0
+    return tickets.ticket_number(year, last + 1)
 
 
-async def _shared_for_report(
-    runtime: ServiceRuntime, conn: Conn, integrator_id: str
-) -> tuple[dict[str, Any], approval.Approval]:
-    """The catalogue and the integrator's approval, read under a share lock on their projection
-    rows, taken in the withdrawal's order (catalogue, then approvals) so the two cannot deadlock."""
-    catalogue_json = await conn.fetchval(
-        "SELECT data FROM support_releases WHERE key = $1 FOR SHARE", VENDOR_WIDE
-    )
-    await conn.execute("SELECT 1 FROM support_approvals WHERE key = $1 FOR SHARE", integrator_id)
-    # Read after the lock: a new statement, a new snapshot that includes a revocation just committed.
-    history = await runtime.store.read_stream(conn, approval.stream_id(integrator_id))
-    catalogue = json.loads(catalogue_json) if catalogue_json is not None else None
-    return catalogue or {"releases": [], "current_certified": None}, _approval(history)
+async def _shared_for_report(uow: UnitOfWork, integrator_id: str) -> tuple[dict[str, Any], approval.Approval]:
+    """The catalogue and the integrator's approval, their view rows locked in the report's
+    transaction in the withdrawal's order (catalogue, then approvals) so the two cannot deadlock."""
+    catalogue = await uow.view("support_releases", VENDOR_WIDE)
+    await uow.view("support_approvals", integrator_id)
+    # Loaded after the lock: a new statement, a new snapshot that includes a revocation just committed.
+    state = (await uow.load(APPROVAL, integrator_id)).state
+    return catalogue or {"releases": [], "current_certified": None}, state
 
 
 # --- approval ----------------------------------------------------------------------------------------
@@ -280,21 +248,21 @@ async def report_installation(
     """Record a procès-verbal d'installation, or raise `installations.InstallationRefused` (every
     reason listed).
 
-    The catalogue and the approval are read in the appending transaction under a share lock on
-    their projection rows: a withdrawal or a revocation updates those rows (FOR UPDATE) in its own
-    append transaction, so one in flight makes the report wait for it and then see it, and a report
-    in flight makes them wait — no report slips past a concurrent revocation.
+    The catalogue and the approval are read in the report's transaction with their view rows locked:
+    a withdrawal or a revocation writes those rows, so one in flight makes the report wait for it
+    and then see it, and a report in flight makes them wait — no report slips past a concurrent
+    revocation.
     """
     report_id = report_id or UUID(str(uuid7()))
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        catalogue, state = await _shared_for_report(runtime, conn, integrator_id)
+    # A transaction: the view rows read are locked to its end (see `_shared_for_report`).
+    async with runtime.unit_of_work(transaction=True) as uow:
+        catalogue, state = await _shared_for_report(uow, integrator_id)
         withdrawn = any(r["version"] == version and r["withdrawn"] for r in catalogue["releases"])
-        recorded = await runtime.execute_in(
-            conn,
-            stream_id=installations.stream_id(report_id),
-            integrator_id=integrator_id,
-            decide=lambda history: installations.report_installation(
-                already_reported=bool(history),
+        recorded = await uow.decide(
+            INSTALLATION_REPORT,
+            str(report_id),
+            lambda already_reported: installations.report_installation(
+                already_reported=already_reported,
                 report_id=report_id,
                 integrator_approved=state.approved,
                 version=version,
@@ -305,6 +273,7 @@ async def report_installation(
                 nf525_checklist=nf525_checklist,
                 by=by,
             ),
+            integrator_id=integrator_id,
         )
     return report_id, _types(recorded)
 
@@ -324,25 +293,25 @@ async def open_ticket(
     by_integrator: bool,
 ) -> OpenedTicket:
     """Register a request as a ticket, numbered `T-<year>-<n>`."""
-    if by_integrator:
-        # The ticket's emails go to the requester from the vendor's address: an integrator names one
-        # of its own people, never an outside address (issue 16, finding 9).
-        if not integrators.may_ask_tickets(await _contacts(runtime, integrator_id), str(requester.email)):
-            raise CommandRefused(
-                "the requester must be one of the integrator's contacts (or at their domain)",
-                field="requester.email",
-                code="requester_not_a_contact",
-            )
     ticket_id = UUID(str(uuid7()))
     year = runtime.clock.now().year
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        number = await _next_ticket_number(conn, year)
-        recorded = await runtime.execute_in(
-            conn,
-            stream_id=tickets.stream_id(ticket_id),
-            integrator_id=integrator_id,
-            decide=lambda history: tickets.open_ticket(
-                _ticket(history),
+
+    async def opening(uow: UnitOfWork) -> tuple[str, list[Recorded]]:
+        if by_integrator:
+            # The ticket's emails go to the requester from the vendor's address: an integrator names
+            # one of its own people, never an outside address (issue 16, finding 9).
+            if not integrators.may_ask_tickets(await _contacts(uow, integrator_id), str(requester.email)):
+                raise CommandRefused(
+                    "the requester must be one of the integrator's contacts (or at their domain)",
+                    field="requester.email",
+                    code="requester_not_a_contact",
+                )
+        number = await _next_ticket_number(uow, year)
+        recorded = await uow.decide(
+            TICKET,
+            str(ticket_id),
+            lambda t: tickets.open_ticket(
+                t,
                 ticket_id=ticket_id,
                 channel=channel,
                 requester=requester,
@@ -351,7 +320,12 @@ async def open_ticket(
                 by=by,
                 number=number,
             ),
+            integrator_id=integrator_id,
         )
+        return number, recorded
+
+    # Two openings at once read the same counter: the second to write conflicts and numbers again.
+    number, recorded = await runtime.command(opening, retries=3)
     return OpenedTicket(ticket_id, number, _types(recorded))
 
 
@@ -507,16 +481,13 @@ async def note_integrator(
     event: IntegratorRegistered | IntegratorContactsUpdated,
     source_id: UUID,
 ) -> list[str]:
-    """Record what onboarding said of an integrator as support's own fact, in the reaction's
-    transaction; a redelivery records nothing."""
+    """Record what onboarding said of an integrator as support's own fact, in the reaction's unit of
+    work; a redelivery records nothing."""
 
-    def decide(history: list[Recorded]) -> Decision:
-        known = integrators.fold(r.event for r in history)
+    def decide(known: integrators.Integrator | None) -> Decision:
         if isinstance(event, IntegratorRegistered):
             return integrators.note_registration(known, event, source_id)
         return integrators.note_contacts_update(known, event, source_id)
 
-    recorded = await ctx.execute(
-        stream_id=integrators.stream_id(integrator_id), integrator_id=integrator_id, decide=decide
-    )
+    recorded = await ctx.decide(INTEGRATOR, integrator_id, decide, integrator_id=integrator_id)
     return _types(recorded)

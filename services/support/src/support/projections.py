@@ -10,6 +10,8 @@
 - `support_releases`: one row (key "vendor") — every release in publication order, so "current
   certified" is decided in one place (`domain.releases.current_certified`).
 - `support_installations`: one row per installation report.
+- `support_ticket_numbers`: one row per year (key "2026") — the last ticket number given, read by
+  the opening of the next one (`commands.open_ticket`).
 """
 
 from __future__ import annotations
@@ -342,6 +344,19 @@ def apply_installation(row: Row | None, envelope: Envelope, event: DomainEvent) 
     }
 
 
+def _ticket_year(envelope: Envelope, event: DomainEvent) -> str | None:
+    # `T-2026-000123`: the year's counter (tickets opened before numbers existed have none).
+    if isinstance(event, TicketOpened) and event.ticket_number:
+        return event.ticket_number.split("-")[1]
+    return None
+
+
+def apply_ticket_number(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row | None:
+    assert isinstance(event, TicketOpened) and event.ticket_number
+    sequence = int(event.ticket_number.split("-")[2])
+    return {"last": max(sequence, row["last"] if row else 0)}
+
+
 ticket_files = Projection(
     name="support_tickets",
     handles=TICKET_EVENTS,
@@ -380,6 +395,12 @@ installation_reports = Projection(
     key=lambda env, ev: str(ev.report_id) if isinstance(ev, InstallationReported) else None,
     apply=apply_installation,
 )
+ticket_numbers = Projection(
+    name="support_ticket_numbers",
+    handles={TicketOpened},
+    key=_ticket_year,
+    apply=apply_ticket_number,
+)
 
 PROJECTIONS = [
     ticket_files,
@@ -388,4 +409,16 @@ PROJECTIONS = [
     integrator_directory,
     release_catalogue,
     installation_reports,
+    ticket_numbers,
+]
+
+#: The counter view came after tickets had numbers: on the first start after the upgrade, while it
+#: is empty, it is filled from the ticket files (the same last numbers as a rebuild), so that no
+#: number is given twice. Idempotent: run at every start, it does nothing once the view has a row.
+MIGRATIONS = [
+    "INSERT INTO support_ticket_numbers (key, integrator_id, data, position) "
+    "SELECT split_part(data->>'ticket_number', '-', 2), 'vendor', "
+    "jsonb_build_object('last', max(split_part(data->>'ticket_number', '-', 3)::int)), max(position) "
+    "FROM support_tickets WHERE data->>'ticket_number' IS NOT NULL "
+    "AND NOT EXISTS (SELECT 1 FROM support_ticket_numbers) GROUP BY 1"
 ]

@@ -1,7 +1,7 @@
 """Support's reads: projection rows, the ticket queue's and the statistics' SQL, returned as plain data.
 
-Every read of a projection table or of a stream outside a command is here (commands read theirs in
-their own transaction, in `commands`), so that the HTTP modules, the metrics and the reminder
+Every read of a projection table or of a stream outside a command is here (commands read theirs
+through their unit of work, in `commands`), so that the HTTP modules, the metrics and the reminder
 schedule never write SQL, and a change of the chassis's read API changes this module only.
 Who may read what is the caller's business (`api`, `queue`).
 """
@@ -16,6 +16,7 @@ from uuid import UUID
 from chassis.runtime import ServiceRuntime
 from contracts.events.support import VENDOR_WIDE
 from support import statistics as stats
+from support.aggregates import APPROVAL
 from support.business_time import IsHoliday
 from support.calendar_fr import french_holidays
 from support.domain import approval, tickets
@@ -32,14 +33,22 @@ async def approval_file(runtime: ServiceRuntime, integrator_id: str) -> Row | No
 
 async def mandatory_update_terms(runtime: ServiceRuntime, integrator_id: str) -> Row:
     """Whether a mandatory update is free (maintenance contract) or billed per licence, from the
-    approval's stream."""
-    history = await runtime.read_stream(approval.stream_id(integrator_id))
-    state = approval.fold(r.event for r in history)
+    approval's state (the aggregate, loaded)."""
+    async with runtime.unit_of_work() as uow:
+        state = (await uow.load(APPROVAL, integrator_id)).state
     return {
         "integrator_id": integrator_id,
         "with_maintenance_contract": state.with_maintenance_contract,
         "mandatory_updates": approval.update_terms(state).value,
     }
+
+
+async def approved_integrator_ids(runtime: ServiceRuntime) -> list[str]:
+    """The integrators approved now, in id order (the ones a release is told to)."""
+    rows = await runtime.projections.list(
+        "support_approvals", where="(data->>'approved')::boolean", limit=100_000
+    )
+    return [r["integrator_id"] for r in rows]
 
 
 async def approved_integrators(runtime: ServiceRuntime) -> list[tuple[Row, Row]]:

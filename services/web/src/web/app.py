@@ -198,17 +198,17 @@ def add_user(
     async def main() -> str:
         await runtime.connect()
         try:
-            user_id = await commands.invite(
-                runtime,
-                email=email,
-                name=name,
-                role=role,
-                integrator_id=integrator_id,
-                locale=locale,
-                invited_by="web users add",
-            )
-            async with runtime.pool.acquire() as conn:
-                account, _ = await commands._account(runtime, conn, user_id)
+            async with runtime.unit_of_work() as uow:
+                invited = await commands.invite(
+                    uow,
+                    email=email,
+                    name=name,
+                    role=role,
+                    integrator_id=integrator_id,
+                    locale=locale,
+                    invited_by="web users add",
+                )
+            account = invited.state
             assert account is not None
             if not account.open_links:
                 return f"{email} already has a password: nothing sent"

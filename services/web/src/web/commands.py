@@ -1,9 +1,10 @@
-"""Account commands: invite, use a link, ask for a reset, sign in. Each loads the account's stream,
-decides with `web.accounts`, appends — the secrets (hash, session) in the same transaction."""
+"""Account commands: invite, use a link, ask for a reset, sign in. Each works in the chassis's unit
+of work: it loads the account (`web.aggregates.ACCOUNT`), finds one by address through the
+`web_addresses` view, decides with `web.accounts`, appends — the secrets beside the log (hash,
+session, failures: `web.store`) in the same transaction when an event explains them."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -12,10 +13,12 @@ from uuid import UUID
 from uuid_utils import uuid7
 
 from chassis.links import verify_link_token
+from chassis.unit_of_work import Loaded, UnitOfWork
 from contracts.errors import CommandRefused
 from contracts.events.common import Contact, Locale
 from contracts.events.web import PortalRole
 from web import accounts, store
+from web.aggregates import ACCOUNT
 
 #: The purposes the notifier signs these links with (notifier.mailer).
 INVITATION = "portal_invitation"
@@ -26,38 +29,23 @@ def _uuid() -> UUID:
     return UUID(str(uuid7()))
 
 
-async def _account(runtime: Any, conn: Any, user_id: UUID) -> tuple[accounts.Account | None, int]:
-    history = await runtime.store.read_stream(conn, accounts.stream_id(user_id))
-    return accounts.fold(r.event for r in history), len(history)
+def _address(email: str) -> str:
+    return email.strip().lower()
 
 
-async def _append(
-    runtime: Any, conn: Any, account: accounts.Account, version: int, events: list[Any]
-) -> None:
-    await runtime.append_in(
-        conn,
-        stream_id=accounts.stream_id(account.user_id),
-        integrator_id=account.partition,
-        expected_version=version,
-        events=events,
-    )
+async def _account_of(uow: UnitOfWork, email: str) -> Loaded[accounts.Account | None] | None:
+    """The account of an address, as this unit of work sees it (one it has just invited included)."""
+    known = await uow.view("web_addresses", _address(email))
+    return await uow.load(ACCOUNT, known["user_id"]) if known else None
 
 
-async def find_by_email(runtime: Any, email: str, conn: Any = None) -> dict[str, Any] | None:
-    """The account of an address. Given `conn`, read in that transaction (a reaction's batch sees
-    the accounts it has just invited)."""
-    address = email.strip().lower()
-    if conn is None:
-        rows = await runtime.projections.list(
-            "web_users", where="data->>'email' = $1", args=[address], limit=1
-        )
-        return rows[0] if rows else None
-    value = await conn.fetchval("SELECT data FROM web_users WHERE data->>'email' = $1 LIMIT 1", address)
-    return json.loads(value) if value is not None else None
+def _append(uow: UnitOfWork, loaded: Loaded[accounts.Account | None], events: list[Any]) -> None:
+    assert loaded.state is not None
+    uow.append(loaded, events, integrator_id=loaded.state.partition)
 
 
 async def invite(
-    runtime: Any,
+    uow: UnitOfWork,
     *,
     email: str,
     name: str,
@@ -65,66 +53,43 @@ async def invite(
     integrator_id: str | None,
     locale: Locale,
     invited_by: str,
-    conn: Any = None,
-) -> UUID:
+) -> Loaded[accounts.Account | None]:
     """Invite a person (a new account, or a fresh link for one that never set its password)."""
-    existing = await find_by_email(runtime, email, conn)
-    user_id = UUID(existing["user_id"]) if existing else _uuid()
-    valid_for = timedelta(days=runtime.settings.invitation_ttl_days)
-
-    async def run(c: Any) -> None:
-        account, version = await _account(runtime, c, user_id)
-        events = accounts.invite(
-            account,
-            user_id=user_id,
-            email=email.strip().lower(),
-            name=name,
-            role=role,
-            integrator_id=integrator_id,
-            locale=locale,
-            token_id=_uuid(),
-            now=runtime.clock.now(),
-            valid_for=valid_for,
-            invited_by=invited_by,
-        )
-        if events:
-            await runtime.append_in(
-                c,
-                stream_id=accounts.stream_id(user_id),
-                integrator_id=integrator_id or accounts.STAFF,
-                expected_version=version,
-                events=events,
-            )
-
-    if conn is not None:
-        await run(conn)
-    else:
-        async with runtime.pool.acquire() as c, c.transaction():
-            await run(c)
-    return user_id
+    known = await uow.view("web_addresses", _address(email))
+    user_id = UUID(known["user_id"]) if known else _uuid()
+    loaded = await uow.load(ACCOUNT, str(user_id))
+    events = accounts.invite(
+        loaded.state,
+        user_id=user_id,
+        email=_address(email),
+        name=name,
+        role=role,
+        integrator_id=integrator_id,
+        locale=locale,
+        token_id=_uuid(),
+        now=uow.clock.now(),
+        valid_for=timedelta(days=uow.settings.invitation_ttl_days),
+        invited_by=invited_by,
+    )
+    uow.append(loaded, events, integrator_id=integrator_id or accounts.STAFF)
+    return loaded
 
 
 async def invite_contacts(
-    runtime: Any, conn: Any, integrator_id: str, contacts: list[Contact], locale: Locale
+    uow: UnitOfWork, integrator_id: str, contacts: list[Contact], locale: Locale
 ) -> None:
     """An integrator registered: each of its contacts without an account is invited to the portal."""
-    known = {
-        row["email"]
-        for row in await conn.fetch(
-            "SELECT data->>'email' AS email FROM web_users WHERE data->>'email' = ANY($1::text[])",
-            [str(c.email).lower() for c in contacts],
-        )
-    }
+    addresses = {_address(str(c.email)) for c in contacts}
+    known = {a for a in addresses if await uow.view("web_addresses", a) is not None}
     for contact in accounts.invitations_for_contacts(known, contacts):
         await invite(
-            runtime,
+            uow,
             email=str(contact.email),
             name=contact.name,
             role=PortalRole.INTEGRATOR,
             integrator_id=integrator_id,
             locale=locale,
             invited_by="onboarding",
-            conn=conn,
         )
 
 
@@ -149,9 +114,9 @@ async def link_holder(runtime: Any, purpose: str, token: str) -> LinkHolder:
 
 async def check_link_open(runtime: Any, holder: LinkHolder) -> None:
     """Used or expired links are refused before any password is hashed (the expensive part)."""
-    async with runtime.pool.acquire() as conn:
-        account, _ = await _account(runtime, conn, UUID(holder.row["user_id"]))
-    accounts.use_link(account, token_id=holder.token_id, now=runtime.clock.now())
+    async with runtime.unit_of_work() as uow:
+        loaded = await uow.load(ACCOUNT, holder.row["user_id"])
+    accounts.use_link(loaded.state, token_id=holder.token_id, now=runtime.clock.now())
 
 
 async def set_password(runtime: Any, holder: LinkHolder, password: str) -> UUID:
@@ -159,33 +124,33 @@ async def set_password(runtime: Any, holder: LinkHolder, password: str) -> UUID:
     await check_link_open(runtime, holder)
     password_hash = await store.hash_password(password)
     user_id = UUID(holder.row["user_id"])
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        account, version = await _account(runtime, conn, user_id)
-        events = accounts.use_link(account, token_id=holder.token_id, now=runtime.clock.now())
-        assert account is not None
-        await _append(runtime, conn, account, version, events)
-        await store.keep_password(conn, user_id, password_hash, runtime.clock.now())
-        await store.close_sessions_of(conn, user_id)
+    # A transaction: the hash and the sessions are not events (web.store), yet they must change
+    # with `PortalPasswordSet` or not at all — so their SQL runs on the unit of work's connection,
+    # in the transaction its events are written in when the block ends.
+    async with runtime.unit_of_work(transaction=True) as uow:
+        loaded = await uow.load(ACCOUNT, str(user_id))
+        _append(
+            uow, loaded, accounts.use_link(loaded.state, token_id=holder.token_id, now=runtime.clock.now())
+        )
+        await store.keep_password(uow.conn, user_id, password_hash, runtime.clock.now())
+        await store.close_sessions_of(uow.conn, user_id)
     return user_id
 
 
 async def request_reset(runtime: Any, email: str) -> None:
     """A reset link to the address if it has an account; the same answer either way (no enumeration)."""
-    row = await find_by_email(runtime, email)
-    if row is None:
-        return
-    user_id = UUID(row["user_id"])
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        account, version = await _account(runtime, conn, user_id)
-        if account is None:
+    async with runtime.unit_of_work() as uow:
+        loaded = await _account_of(uow, email)
+        if loaded is None or loaded.state is None:
             return
-        events = accounts.request_reset(
-            account,
-            token_id=_uuid(),
-            now=runtime.clock.now(),
-            valid_for=timedelta(hours=runtime.settings.password_reset_ttl_hours),
+        valid_for = timedelta(hours=runtime.settings.password_reset_ttl_hours)
+        _append(
+            uow,
+            loaded,
+            accounts.request_reset(
+                loaded.state, token_id=_uuid(), now=runtime.clock.now(), valid_for=valid_for
+            ),
         )
-        await _append(runtime, conn, account, version, events)
 
 
 @dataclass(frozen=True)
@@ -198,29 +163,28 @@ class SignIn:
 async def sign_in(runtime: Any, email: str, password: str) -> SignIn:
     """A session for the right password. Wrong ones are counted; at the limit the account locks."""
     now = runtime.clock.now()
-    row = await find_by_email(runtime, email)
-    if row is None:
+    async with runtime.unit_of_work() as uow:  # reads only
+        loaded = await _account_of(uow, email)
+    if loaded is None or loaded.state is None:
         await store.password_matches(None, password)  # the same time as a wrong password
         return SignIn()
-    user_id = UUID(row["user_id"])
-    async with runtime.pool.acquire() as conn:
-        account, version = await _account(runtime, conn, user_id)
-        password_hash = await store.password_hash_of(conn, user_id)
-    if account is None:
-        return SignIn()
+    account, user_id = loaded.state, loaded.state.user_id
     if accounts.is_locked(account, now):
         return SignIn(user_id=user_id, locked_until=account.locked_until)
-    if not await store.password_matches(password_hash, password):
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            failures = await store.count_failure(conn, user_id, now)
-            account, version = await _account(runtime, conn, user_id)
-            assert account is not None
-            events = accounts.after_failed_sign_in(account, failures_in_a_row=failures, now=now)
+    if not await store.password_matches(await store.password_hash_of(runtime.pool, user_id), password):
+        # A transaction: the failure count (not an event) and the lock it may cause change together;
+        # the count's SQL runs on the unit of work's connection, in that transaction.
+        async with runtime.unit_of_work(transaction=True) as uow:
+            failures = await store.count_failure(uow.conn, user_id, now)
+            loaded = await uow.load(ACCOUNT, str(user_id))
+            assert loaded.state is not None
+            events = accounts.after_failed_sign_in(loaded.state, failures_in_a_row=failures, now=now)
             if events:
-                await _append(runtime, conn, account, version, events)
-                await store.clear_failures(conn, user_id)
+                _append(uow, loaded, events)
+                await store.clear_failures(uow.conn, user_id)
                 return SignIn(user_id=user_id, locked_until=events[0].locked_until)  # type: ignore[attr-defined]
         return SignIn(user_id=user_id)
+    # No event: only the secrets beside the log (web.store).
     async with runtime.pool.acquire() as conn, conn.transaction():
         await store.clear_failures(conn, user_id)
         session_id = await store.open_session(
@@ -230,7 +194,7 @@ async def sign_in(runtime: Any, email: str, password: str) -> SignIn:
 
 
 async def change_locale(runtime: Any, user_id: UUID, locale: Locale) -> None:
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        account, version = await _account(runtime, conn, user_id)
-        if account is not None:
-            await _append(runtime, conn, account, version, accounts.change_locale(account, locale))
+    async with runtime.unit_of_work() as uow:
+        loaded = await uow.load(ACCOUNT, str(user_id))
+        if loaded.state is not None:
+            _append(uow, loaded, accounts.change_locale(loaded.state, locale))

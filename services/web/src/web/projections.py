@@ -1,7 +1,12 @@
-"""Read model of the web front, folded from its own events: `web_users`, one row per person.
+"""Read models of the web front, folded from its own events.
 
-Sign-in finds the account by address through it; the staff console lists the people of an
-integrator. The account's state is `accounts.evolve`'s, so the row says exactly what the domain does.
+- `web_users`, one row per person: the staff console lists the people of an integrator, a mailed
+  link finds its account. The account's state is `accounts.evolve`'s, so the row says exactly what
+  the domain does.
+- `web_addresses`, one row per address (key: the address, lowercase): whose account it is. Commands
+  find an account by address through it (`uow.view`), so an invitation sees the one invited just
+  before it in the same unit of work, and two invitations of a new address at once conflict
+  instead of making two accounts.
 """
 
 from __future__ import annotations
@@ -62,6 +67,15 @@ def _user_key(envelope: Envelope, event: DomainEvent) -> str:
     return str(event.user_id)  # type: ignore[attr-defined]
 
 
+def _address_key(envelope: Envelope, event: DomainEvent) -> str | None:
+    return str(event.email).lower() if isinstance(event, PortalUserInvited) else None
+
+
+def apply_address(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row | None:
+    assert isinstance(event, PortalUserInvited)
+    return {"user_id": str(event.user_id)}
+
+
 PROJECTIONS = [
     Projection(
         name="web_users",
@@ -69,5 +83,6 @@ PROJECTIONS = [
         key=_user_key,
         apply=apply_user,
         indexes=["((data->>'email'))", "((data->>'integrator_id'))", "USING gin ((data->'links'))"],
-    )
+    ),
+    Projection(name="web_addresses", handles={PortalUserInvited}, key=_address_key, apply=apply_address),
 ]

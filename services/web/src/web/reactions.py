@@ -13,9 +13,7 @@ async def invite_the_contacts(ctx: ReactionContext, rec: Recorded) -> None:
     """An integrator registered: each of its contacts is invited to the portal (once per address)."""
     event = rec.event
     assert isinstance(event, IntegratorRegistered)
-    await commands.invite_contacts(
-        ctx.runtime, ctx.conn, rec.envelope.integrator_id, list(event.contacts), event.locale
-    )
+    await commands.invite_contacts(ctx, rec.envelope.integrator_id, list(event.contacts), event.locale)
 
 
 REACTIONS = [

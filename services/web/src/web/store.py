@@ -27,6 +27,12 @@ MIGRATIONS = [
     "CREATE INDEX IF NOT EXISTS web_sessions_user ON web_sessions (user_id)",
     "CREATE TABLE IF NOT EXISTS web_sign_in_failures ("
     " user_id uuid PRIMARY KEY, in_a_row int NOT NULL, last_at timestamptz NOT NULL)",
+    # The `web_addresses` view came after the accounts: on the first start after the upgrade, while
+    # it is empty, it is filled from `web_users` (the rows a rebuild gives), so that no address gets
+    # a second account. Idempotent: it does nothing once the view has a row.
+    "INSERT INTO web_addresses (key, integrator_id, data, position) "
+    "SELECT data->>'email', integrator_id, jsonb_build_object('user_id', data->>'user_id'), position "
+    "FROM web_users WHERE NOT EXISTS (SELECT 1 FROM web_addresses) ON CONFLICT (key) DO NOTHING",
 ]
 
 #: argon2id with the library's defaults (RFC 9106's second recommended profile).

@@ -32,18 +32,23 @@ class Integrator:
     noted_from: frozenset[UUID]
 
 
+def evolve(known: Integrator | None, event: DomainEvent) -> Integrator | None:
+    if isinstance(event, IntegratorNoted):
+        seen = known.noted_from if known else frozenset()
+        return Integrator(
+            event.legal_name,
+            event.siret,
+            event.address,
+            tuple(event.contacts),
+            seen | {event.source_event_id},
+        )
+    return known
+
+
 def fold(events: Iterable[DomainEvent]) -> Integrator | None:
     known: Integrator | None = None
     for event in events:
-        if isinstance(event, IntegratorNoted):
-            seen = known.noted_from if known else frozenset()
-            known = Integrator(
-                event.legal_name,
-                event.siret,
-                event.address,
-                tuple(event.contacts),
-                seen | {event.source_event_id},
-            )
+        known = evolve(known, event)
     return known
 
 
