@@ -89,6 +89,8 @@ class UnitOfWork:
     _pending: list[Recorded] = field(default_factory=list)
     #: View rows read or written in this unit of work, with the position each was read at.
     _rows: dict[tuple[str, str], Stored | None] = field(default_factory=dict)
+    #: The view rows the handler read (`view`): its decision may rest on them (e.g. who holds a SIRET).
+    _viewed: set[tuple[str, str]] = field(default_factory=set)
     _after_commit: list[AfterCommit] = field(default_factory=list)
 
     @property
@@ -184,6 +186,7 @@ class UnitOfWork:
     async def view(self, projection: str, key: str) -> Row | None:
         """A view row as this unit of work sees it: as stored, with what it appended applied."""
         at = (projection, key)
+        self._viewed.add(at)
         if at not in self._rows:
             found = await self.runtime.projections.read_rows(self.conn, {projection: {key}})
             self._rows[at] = found.get(at)
@@ -242,9 +245,13 @@ class UnitOfWork:
                 break
             except RowsMoved:
                 # Another stream's event changed a shared row: the decision stands (it rests on
-                # this stream alone); read the rows again and write again. In a transaction the
-                # failed statement has ended it: the caller retries (the consumer, one by one).
-                if in_transaction or attempt == ROW_ATTEMPTS:
+                # this stream alone); read the rows again and write again. Not when the handler read
+                # one of those rows itself: its decision may rest on what moved (two registrations
+                # of one SIRET), so it is a conflict — `runtime.command(retries=)` decides again.
+                # In a transaction the failed statement has ended it: the caller retries (the
+                # consumer, one by one).
+                read_by_handler = any((n, k) in self._viewed for n, keys in touched.items() for k in keys)
+                if in_transaction or attempt == ROW_ATTEMPTS or read_by_handler:
                     raise
                 for name, keys in touched.items():
                     for key in keys:
