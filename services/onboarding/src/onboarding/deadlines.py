@@ -8,12 +8,12 @@ domain decides on each integrator's own stream, so two replicas raise it once (o
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
-from chassis.eventstore import ConcurrencyConflict, Recorded
+from chassis.eventstore import ConcurrencyConflict
 from chassis.projections import Projection
 from chassis.runtime import Schedule, ServiceRuntime
 from contracts.envelope import Envelope
@@ -28,6 +28,7 @@ from contracts.events.onboarding import (
     IntegratorWentLive,
 )
 from onboarding import domain
+from onboarding.aggregates import INTEGRATOR
 
 log = structlog.get_logger()
 
@@ -90,24 +91,28 @@ async def raise_overdue_dossiers(runtime: ServiceRuntime) -> None:
         limit=10_000,
     )
     for row in due:
-        integrator_id = row["integrator_id"]
-
-        def decide(history: list[Recorded]) -> list[DomainEvent]:
-            if not history:
-                return []
-            return domain.check_dossier_deadline(
-                domain.fold(r.event for r in history),
-                registered_at=history[0].envelope.occurred_at,
-                now=now,
-                delay=delay,
-            )
-
         try:
-            await runtime.execute(
-                stream_id=domain.stream_id(integrator_id), integrator_id=integrator_id, decide=decide
-            )
+            await check_dossier(runtime, row["integrator_id"], now=now, delay=delay)
         except ConcurrencyConflict:
-            log.info("dossier_deadline_check_raced", integrator_id=integrator_id)
+            log.info("dossier_deadline_check_raced", integrator_id=row["integrator_id"])
+
+
+async def check_dossier(
+    runtime: ServiceRuntime, integrator_id: str, *, now: datetime, delay: timedelta
+) -> None:
+    """One integrator's check, in a unit of work of its own: a conflict on one (a replica, or a
+    command, got there first) leaves the others' checks standing."""
+    async with runtime.unit_of_work() as uow:
+        integrator = await uow.load(INTEGRATOR, integrator_id)
+        if not integrator.history:
+            return
+        overdue = domain.check_dossier_deadline(
+            integrator.state,
+            registered_at=integrator.history[0].envelope.occurred_at,
+            now=now,
+            delay=delay,
+        )
+        uow.append(integrator, overdue, integrator_id=integrator_id)
 
 
 def schedules(every_seconds: float) -> list[Schedule]:
