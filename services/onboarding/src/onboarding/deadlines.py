@@ -35,31 +35,35 @@ log = structlog.get_logger()
 Row = dict[str, Any]
 
 
+def _watched(row: Row) -> domain.Integrator:
+    """The domain's state as far as the check needs it: each item's status, and whether there is
+    nothing left to watch (overdue already, or live: the check records nothing then)."""
+    return domain.Integrator(
+        registered=True,
+        dossier={DossierItem(k): domain.ItemState(domain.ItemStatus(v)) for k, v in row["items"].items()},
+        dossier_overdue=row["done"],
+    )
+
+
 def apply_deadline(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row | None:
+    """Moved on by the domain's own `evolve`, so the row says what `check_dossier_deadline` will see:
+    which items wait on the integrator, and whether the dossier is done with (overdue, or live)."""
     if isinstance(event, IntegratorRegistered):
-        return {
+        row = {
             "integrator_id": envelope.integrator_id,
             "registered_at": envelope.occurred_at.isoformat(),
-            "items": {item.value: "missing" for item in DossierItem},
+            "items": {item.value: domain.ItemStatus.MISSING.value for item in DossierItem},
             "awaiting_integrator": True,
             "done": False,
         }
     if row is None:
         return None
-    items = dict(row["items"])
-    match event:
-        case DossierItemSubmitted():
-            items[event.item.value] = "submitted"
-        case DossierItemAccepted():
-            items[event.item.value] = "accepted"
-        case DossierItemRejected():
-            items[event.item.value] = "rejected"
-        case DossierWentOverdue() | IntegratorWentLive():
-            row = {**row, "done": True}
+    state = domain.evolve(_watched(row), event)
     return {
         **row,
-        "items": items,
-        "awaiting_integrator": any(s in ("missing", "rejected") for s in items.values()),
+        "items": {item.value: state.item(item).status.value for item in DossierItem},
+        "awaiting_integrator": bool(domain.awaiting_integrator(state)),
+        "done": state.dossier_overdue or state.live,
     }
 
 
