@@ -307,6 +307,8 @@ async def test_registration_refusals_list_every_field_in_the_callers_language(se
 #: A registration's round trips to PostgreSQL (issue 18: <= 15; it was ~50): the SIRET's view row, the
 #: new integrator's stream, the view rows its event changes, and one statement writing it all.
 REGISTRATION_ROUND_TRIPS = 4
+#: A plain load-decide-append command of onboarding: the stream, the view rows, one write.
+PLAIN_COMMAND_ROUND_TRIPS = 3
 
 
 async def test_two_concurrent_registrations_of_one_siret_register_it_once(service: Any) -> None:
@@ -336,9 +338,16 @@ async def test_two_concurrent_registrations_of_one_siret_register_it_once(servic
 
         rt = svc.runtime
         before = rt.round_trips.total
-        await register(svc, **samples.registration(samples.siret()))
+        integrator_id = await register(svc, **samples.registration(samples.siret()))
         print(f"\nround trips per registration (warm): {rt.round_trips.total - before}")
         assert rt.round_trips.total - before == REGISTRATION_ROUND_TRIPS
+        # A plain command (the stream, the view row it changes, one write), warm: sent again.
+        sheet = f"/integrators/{integrator_id}/configuration-sheet"
+        assert (await svc.http.post(sheet, headers=ops)).status_code == 201
+        before = rt.round_trips.total
+        assert (await svc.http.post(sheet, headers=ops)).status_code == 201
+        print(f"round trips per plain command (warm): {rt.round_trips.total - before}")
+        assert rt.round_trips.total - before == PLAIN_COMMAND_ROUND_TRIPS
 
 
 async def test_resources_are_downloadable_templates(service: Any) -> None:
