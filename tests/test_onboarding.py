@@ -304,6 +304,52 @@ async def test_registration_refusals_list_every_field_in_the_callers_language(se
         assert (unknown.status_code, unknown.json()["detail"]) == (404, "intégrateur inconnu")
 
 
+#: A registration's round trips to PostgreSQL (issue 18: <= 15; it was ~50): the SIRET's view row, the
+#: new integrator's stream, the view rows its event changes, and one statement writing it all.
+REGISTRATION_ROUND_TRIPS = 4
+#: A plain load-decide-append command of onboarding: the stream, the view rows, one write.
+PLAIN_COMMAND_ROUND_TRIPS = 3
+
+
+async def test_two_concurrent_registrations_of_one_siret_register_it_once(service: Any) -> None:
+    # Nothing else on the pool (relay, reactions, schedules, metrics): the round trips counted are
+    # the registrations' own.
+    quiet = {"run_relay": False, "run_reactions": False, "run_schedules": False, "metrics_enabled": False}
+    async with service(onboarding_app, clock=ManualClock(START), **quiet) as svc:
+        ops = svc.auth("ops")
+        # Both read the SIRET free and decide to register it; the second's write finds the row
+        # taken, decides again and is refused as a duplicate, not answered 409.
+        for _ in range(3):
+            siret = samples.siret()
+            answers = await asyncio.gather(
+                *(
+                    svc.http.post("/integrators", json=samples.registration(siret), headers=ops)
+                    for _ in range(2)
+                )
+            )
+            assert sorted(a.status_code for a in answers) == [201, 422], [a.text for a in answers]
+            refused = next(a for a in answers if a.status_code == 422)
+            assert [e.get("code") for e in refused.json()["errors"]] == ["duplicate_siret"]
+            registered = next(a for a in answers if a.status_code == 201).json()["integrator_id"]
+            holder = await svc.runtime.projections.get("integrator_sirets", siret)
+            assert holder == {"siret": siret, "integrator_id": registered}
+        rows = await svc.runtime.projections.list("onboarding_status")
+        assert len(rows) == 3
+
+        rt = svc.runtime
+        before = rt.round_trips.total
+        integrator_id = await register(svc, **samples.registration(samples.siret()))
+        print(f"\nround trips per registration (warm): {rt.round_trips.total - before}")
+        assert rt.round_trips.total - before == REGISTRATION_ROUND_TRIPS
+        # A plain command (the stream, the view row it changes, one write), warm: sent again.
+        sheet = f"/integrators/{integrator_id}/configuration-sheet"
+        assert (await svc.http.post(sheet, headers=ops)).status_code == 201
+        before = rt.round_trips.total
+        assert (await svc.http.post(sheet, headers=ops)).status_code == 201
+        print(f"round trips per plain command (warm): {rt.round_trips.total - before}")
+        assert rt.round_trips.total - before == PLAIN_COMMAND_ROUND_TRIPS
+
+
 async def test_resources_are_downloadable_templates(service: Any) -> None:
     async with service(onboarding_app, clock=ManualClock(START)) as svc:
         me = svc.auth("integrator", "any")

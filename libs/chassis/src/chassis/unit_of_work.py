@@ -86,7 +86,7 @@ class UnitOfWork:
     _pending: list[Recorded] = field(default_factory=list)
     #: View rows read or written in this unit of work, with the position each was read at.
     _rows: dict[tuple[str, str], Stored | None] = field(default_factory=dict)
-    #: The view rows a handler read (`view`): its decision rests on them.
+    #: The view rows the handler read (`view`): its decision may rest on them (e.g. who holds a SIRET).
     _viewed: set[tuple[str, str]] = field(default_factory=set)
     _after_commit: list[AfterCommit] = field(default_factory=list)
 
@@ -277,8 +277,10 @@ class UnitOfWork:
             except RowsMoved:
                 # Another stream's event changed a shared row: the decision stands if it rests on
                 # the streams alone (no row it changes was read with `view`): read the rows again
-                # and write again. In a transaction the
-                # failed statement has ended it: the caller retries (the consumer, one by one).
+                # and write again. A row the handler read may be what it decided on (two
+                # registrations of one SIRET): a conflict — `runtime.command(retries=)` decides
+                # again. In a transaction the failed statement has ended it: the caller retries
+                # (the consumer, one by one).
                 viewed = any((n, k) in self._viewed for n, keys in touched.items() for k in keys)
                 if in_transaction or viewed or attempt == ROW_ATTEMPTS:
                     raise

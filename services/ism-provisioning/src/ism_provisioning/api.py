@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
-from uuid import uuid4
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
@@ -17,9 +14,11 @@ from chassis.auth import Principal, authorize_integrator, require
 from chassis.files import content_disposition
 from chassis.http import RuntimeDep
 from chassis.links import verify_link_token
+from chassis.runtime import ServiceRuntime
 from contracts.errors import CommandRefused, NotFound, OutOfOrder
 from contracts.events.ism_provisioning import SET_PASSWORD_LINK_PURPOSE
-from ism_provisioning import domain
+from ism_provisioning import commands
+from ism_provisioning.passwords import hash_password
 from ism_provisioning.tables import SECTIONS, configuration_as_json, section_as_csv
 
 router = APIRouter(tags=["ism"])
@@ -72,8 +71,8 @@ async def configuration_versions(
     return versions
 
 
-async def _configuration(runtime: Any, integrator_id: str, version: int | None) -> tuple[int, Any]:
-    state = domain.fold(r.event for r in await runtime.read_stream(domain.stream_id(integrator_id)))
+async def _configuration(runtime: ServiceRuntime, integrator_id: str, version: int | None) -> tuple[int, Any]:
+    state = await commands.account(runtime, integrator_id)
     chosen = state.configuration_version if version is None else version
     configuration = state.configuration(chosen)
     if configuration is None:
@@ -127,28 +126,11 @@ async def deliver_ism(
 ) -> dict[str, Any]:
     """Ops deliver the configured ISM ("Livraison ISM"). The integrator gets a set-password link by
     email (the notifier signs it from the event's token id): no password, no token in the answer."""
-    settings = runtime.settings
-    expected = body.expected_configuration_version if body else None
-
-    def decide(history: list[Any]) -> list[Any]:
-        state = domain.fold(r.event for r in history)
-        if expected is not None and expected != state.configuration_version:
-            raise OutOfOrder(
-                f"the configuration is at version {state.configuration_version}, not {expected}",
-                field="expected_configuration_version",
-            )
-        return domain.deliver_ism(
-            state,
-            integrator_id=integrator_id,
-            platform_base_url=settings.ism_platform_base_url,
-            delivered_by=who.subject,
-            set_password_token_id=uuid4(),
-            link_valid_for=timedelta(hours=settings.ism_set_password_link_ttl_hours),
-            now=runtime.clock.now(),
-        )
-
-    recorded = await runtime.execute(
-        stream_id=domain.stream_id(integrator_id), integrator_id=integrator_id, decide=decide
+    recorded = await commands.deliver(
+        runtime,
+        integrator_id,
+        expected_version=body.expected_configuration_version if body else None,
+        delivered_by=who.subject,
     )
     delivered = recorded[0].event
     return {
@@ -158,13 +140,6 @@ async def deliver_ism(
         "configuration_version": delivered.configuration_version,
         "set_password_expires_at": delivered.set_password_expires_at.isoformat(),
     }
-
-
-def hash_password(password: str) -> str:
-    """scrypt with a random salt: the password is kept nowhere else, never in an event or a log."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
 
 
 async def _account_of_link(runtime: Any, token: str) -> tuple[Any, dict[str, Any]]:
@@ -211,36 +186,18 @@ async def set_password(body: SetPassword, runtime: RuntimeDep) -> dict[str, Any]
         raise CommandRefused("this set-password link has expired", field="token")
     # scrypt is deliberately slow: off the event loop
     password_hash = await asyncio.to_thread(hash_password, body.password.get_secret_value())
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        await runtime.execute_in(
-            conn,
-            stream_id=domain.stream_id(integrator_id),
-            integrator_id=integrator_id,
-            decide=lambda history: domain.set_password(
-                domain.fold(r.event for r in history), token_id=token_id, now=runtime.clock.now()
-            ),
-        )
-        # Same transaction as IsmPasswordSet: the link is used if and only if the password is kept.
-        await conn.execute(
-            "INSERT INTO ism_account_passwords (integrator_id, account_id, password_hash, set_at) "
-            "VALUES ($1, $2, $3, $4) ON CONFLICT (integrator_id) DO UPDATE SET "
-            "password_hash = EXCLUDED.password_hash, set_at = EXCLUDED.set_at",
-            integrator_id,
-            delivery["account_id"],
-            password_hash,
-            runtime.clock.now(),
-        )
+    await commands.set_password(
+        runtime,
+        integrator_id,
+        token_id=token_id,
+        account_id=delivery["account_id"],
+        password_hash=password_hash,
+    )
     return {
         "account_id": delivery["account_id"],
         "platform_url": delivery["platform_url"],
     }
 
 
-MIGRATIONS = [
-    # Not a projection: a secret that must never enter the log, so it cannot be rebuilt from it.
-    "CREATE TABLE IF NOT EXISTS ism_account_passwords ("
-    " integrator_id text PRIMARY KEY, account_id text NOT NULL,"
-    " password_hash text NOT NULL, set_at timestamptz NOT NULL)",
-]
-
-__all__ = ["MIGRATIONS", "router"]
+#: `hash_password` stays importable from here (the link tests hash with it).
+__all__ = ["hash_password", "router"]

@@ -13,7 +13,7 @@ from chassis.cli import service_cli
 from chassis.clock import Clock
 from chassis.runtime import ServiceRuntime
 from chassis.settings import ServiceSettings
-from ism_provisioning import api, deadlines
+from ism_provisioning import api, deadlines, passwords
 from ism_provisioning.projections import PROJECTIONS
 from ism_provisioning.reactions import REACTIONS
 
@@ -40,7 +40,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRunt
         projections=[*PROJECTIONS, deadlines.ism_deadlines],
         reactions=REACTIONS,
         schedules=deadlines.schedules(settings.ism_deadline_check_seconds),
-        migrations=api.MIGRATIONS,
+        migrations=passwords.MIGRATIONS,
         description=__doc__ or "",
     )
 

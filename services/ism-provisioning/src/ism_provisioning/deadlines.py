@@ -11,13 +11,14 @@ from typing import Any
 
 import structlog
 
-from chassis.eventstore import ConcurrencyConflict, Recorded
+from chassis.eventstore import ConcurrencyConflict
 from chassis.projections import Projection
 from chassis.runtime import Schedule, ServiceRuntime
 from contracts.envelope import Envelope
 from contracts.events import DomainEvent
 from contracts.events.ism_provisioning import ISMDelivered, IsmDeliveryWentOverdue, SimsDeliveryNoted
 from ism_provisioning import domain
+from ism_provisioning.aggregates import ISM_ACCOUNT
 
 log = structlog.get_logger()
 
@@ -58,16 +59,15 @@ async def raise_overdue_deliveries(runtime: ServiceRuntime) -> None:
     )
     for row in due:
         integrator_id = row["integrator_id"]
-
-        def decide(history: list[Recorded]) -> list[DomainEvent]:
-            return list(
-                domain.check_delivery_deadline(domain.fold(r.event for r in history), now=now, delay=delay)
-            )
-
         try:
-            await runtime.execute(
-                stream_id=domain.stream_id(integrator_id), integrator_id=integrator_id, decide=decide
-            )
+            # A unit of work per integrator: a conflict on one leaves the others' checks standing.
+            async with runtime.unit_of_work() as uow:
+                await uow.decide(
+                    ISM_ACCOUNT,
+                    integrator_id,
+                    lambda state: domain.check_delivery_deadline(state, now=now, delay=delay),
+                    integrator_id=integrator_id,
+                )
         except ConcurrencyConflict:
             log.info("ism_deadline_check_raced", integrator_id=integrator_id)
 

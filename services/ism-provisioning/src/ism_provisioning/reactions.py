@@ -18,10 +18,7 @@ from contracts.events.common import TABLE_ITEMS, DossierItem
 from contracts.events.onboarding import DossierItemAccepted
 from contracts.events.sim_logistics import SimsDelivered
 from ism_provisioning import domain
-
-
-def _history(records: list[Recorded]) -> domain.IsmAccount:
-    return domain.fold(r.event for r in records)
+from ism_provisioning.aggregates import ISM_ACCOUNT
 
 
 async def on_dossier_item_accepted(ctx: ReactionContext, rec: Recorded) -> None:
@@ -34,19 +31,21 @@ async def on_dossier_item_accepted(ctx: ReactionContext, rec: Recorded) -> None:
             # A contract breach by the producer: dead-letter it visibly rather than guess.
             raise CommandRefused(f"{event.item.value} accepted without its table rows", field="table")
         snapshot, item = event.table, event.item
-        await ctx.execute(
-            stream_id=domain.stream_id(integrator_id),
+        await ctx.decide(
+            ISM_ACCOUNT,
+            integrator_id,
+            lambda state: domain.receive_table(state, item, snapshot, source),
             integrator_id=integrator_id,
-            decide=lambda history: domain.receive_table(_history(history), item, snapshot, source),
         )
     elif event.item is DossierItem.LOGO:
         if event.file is None:
             raise CommandRefused("logo accepted without its file reference", field="file")
         logo = event.file.sha256
-        await ctx.execute(
-            stream_id=domain.stream_id(integrator_id),
+        await ctx.decide(
+            ISM_ACCOUNT,
+            integrator_id,
+            lambda state: domain.note_logo_acceptance(state, logo, source),
             integrator_id=integrator_id,
-            decide=lambda history: domain.note_logo_acceptance(_history(history), logo, source),
         )
     # Other dossier items (banner, ARCEP...) are not the ISM's business.
 
@@ -55,10 +54,11 @@ async def on_sims_delivered(ctx: ReactionContext, rec: Recorded) -> None:
     assert isinstance(rec.event, SimsDelivered)
     integrator_id = rec.envelope.integrator_id
     source, delivered_at = rec.envelope.event_id, rec.envelope.occurred_at
-    await ctx.execute(
-        stream_id=domain.stream_id(integrator_id),
+    await ctx.decide(
+        ISM_ACCOUNT,
+        integrator_id,
+        lambda state: domain.note_sims_delivery(state, source, delivered_at),
         integrator_id=integrator_id,
-        decide=lambda history: domain.note_sims_delivery(_history(history), source, delivered_at),
     )
 
 

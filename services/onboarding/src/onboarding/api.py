@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from uuid_utils import uuid7
 
 from chassis.auth import Principal, authorize_integrator, require
 from chassis.consumer import MAX_MESSAGE_BYTES
@@ -25,7 +24,7 @@ from chassis.tables import describe, template_csv, template_xlsx
 from contracts.errors import NotFound
 from contracts.events.common import Contact, DossierItem, Locale, OnboardingStep
 from contracts.tables import TABLE_SCHEMAS, TableSchema
-from onboarding import checks, documents, domain
+from onboarding import checks, commands, documents, domain
 
 router = APIRouter(tags=["onboarding"])
 
@@ -34,14 +33,6 @@ OpsOrIntegrator = Annotated[Principal, Depends(require("ops", "integrator"))]
 Anyone = Annotated[Principal, Depends(require("ops", "technician", "integrator"))]
 #: A step's deadline this close is flagged on the board, before it goes overdue.
 DUE_SOON = timedelta(days=3)
-
-
-async def _state(runtime: Any, integrator_id: str) -> domain.Integrator:
-    return domain.fold(r.event for r in await runtime.read_stream(domain.stream_id(integrator_id)))
-
-
-def _types(recorded: list[Any]) -> list[str]:
-    return [r.envelope.event_type for r in recorded]
 
 
 # --- registration --------------------------------------------------------------------------------------
@@ -66,27 +57,9 @@ async def register_integrator(body: RegisterIntegrator, runtime: RuntimeDep, who
     """Register a new integrator (ops). A SIRET already registered is refused (422, code duplicate_siret)."""
     # Registration sends the welcome email and the portal invitations: bounded per staff member.
     runtime.rate_limits.enforce("registration", who.subject, runtime.settings.rate_limit_registrations)
-    integrator_id = str(uuid7())
     registration = domain.Registration(**body.model_dump())
-    siret = body.siret.replace(" ", "")
-    # The domain sees one stream, not the others: the SIRET lookup is a projection read in the
-    # same transaction, under a lock on that SIRET, so two concurrent registrations of one SIRET
-    # are serialised and the second sees the first. The lookup table rebuilds from the log.
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"siret:{siret}")
-        holder = await conn.fetchval("SELECT integrator_id FROM integrator_sirets WHERE key = $1", siret)
-        recorded = await runtime.execute_in(
-            conn,
-            stream_id=domain.stream_id(integrator_id),
-            integrator_id=integrator_id,
-            decide=lambda history: domain.register(
-                domain.fold(r.event for r in history),
-                registration,
-                registered_by=who.subject,
-                siret_holder=holder,
-            ),
-        )
-    return {"integrator_id": integrator_id, "events": _types(recorded)}
+    integrator_id, events = await commands.register(runtime, registration, registered_by=who.subject)
+    return {"integrator_id": integrator_id, "events": events}
 
 
 class UpdateContacts(BaseModel):
@@ -103,17 +76,14 @@ async def update_contacts(
     """Replace the integrator's contacts and language (ops, or the integrator itself): every later
     email goes to the new addresses, in the new language (IntegratorContactsUpdated)."""
     authorize_integrator(who, integrator_id)
-    recorded = await runtime.execute(
-        stream_id=domain.stream_id(integrator_id),
-        integrator_id=integrator_id,
-        decide=lambda history: domain.update_contacts(
-            domain.fold(r.event for r in history),
-            contacts=body.contacts,
-            locale=body.locale,
-            updated_by=who.subject,
+    events = await commands.on_integrator(
+        runtime,
+        integrator_id,
+        lambda state: domain.update_contacts(
+            state, contacts=body.contacts, locale=body.locale, updated_by=who.subject
         ),
     )
-    return {"events": _types(recorded)}
+    return {"events": events}
 
 
 # --- step 1 -------------------------------------------------------------------------------------------------
@@ -122,14 +92,10 @@ async def update_contacts(
 @router.post("/integrators/{integrator_id}/configuration-sheet", status_code=201)
 async def send_configuration_sheet(integrator_id: str, runtime: RuntimeDep, who: Ops) -> dict[str, Any]:
     """Step 1 begins: ops sent the electrical profile configuration sheet to the integrator."""
-    recorded = await runtime.execute(
-        stream_id=domain.stream_id(integrator_id),
-        integrator_id=integrator_id,
-        decide=lambda history: domain.send_configuration_sheet(
-            domain.fold(r.event for r in history), sent_by=who.subject
-        ),
+    events = await commands.on_integrator(
+        runtime, integrator_id, lambda state: domain.send_configuration_sheet(state, sent_by=who.subject)
     )
-    return {"events": _types(recorded)}
+    return {"events": events}
 
 
 class CreateElectricalProfile(BaseModel):
@@ -143,16 +109,14 @@ async def create_electrical_profile(
     integrator_id: str, body: CreateElectricalProfile, runtime: RuntimeDep, who: Ops
 ) -> dict[str, Any]:
     """Ops created the integrator's electrical profile from the sheet received: step 2 opens."""
-    recorded = await runtime.execute(
-        stream_id=domain.stream_id(integrator_id),
-        integrator_id=integrator_id,
-        decide=lambda history: domain.create_electrical_profile(
-            domain.fold(r.event for r in history),
-            profile_reference=body.profile_reference,
-            created_by=who.subject,
+    events = await commands.on_integrator(
+        runtime,
+        integrator_id,
+        lambda state: domain.create_electrical_profile(
+            state, profile_reference=body.profile_reference, created_by=who.subject
         ),
     )
-    return {"events": _types(recorded)}
+    return {"events": events}
 
 
 # --- the dossier ------------------------------------------------------------------------------------------
@@ -228,8 +192,7 @@ async def submit_dossier_item(
     """Submit (or submit again) a dossier item, multipart. The file is checked on arrival; a bad
     file is refused with every problem found (row, column, reason) and nothing is recorded."""
     authorize_integrator(who, integrator_id)
-    if not (await _state(runtime, integrator_id)).registered:
-        raise NotFound("no such integrator")
+    await commands.registered_integrator(runtime, integrator_id)
     limit = runtime.settings.max_upload_bytes
     stored = None
     table = None
@@ -274,16 +237,12 @@ async def submit_dossier_item(
         table=table,
     )
     today = runtime.clock.now().date()
-    recorded = await runtime.execute(
-        stream_id=domain.stream_id(integrator_id),
-        integrator_id=integrator_id,
-        decide=lambda history: domain.submit_item(
-            domain.fold(r.event for r in history), submission, today=today
-        ),
+    events = await commands.on_integrator(
+        runtime, integrator_id, lambda state: domain.submit_item(state, submission, today=today)
     )
     return JSONResponse(
         {
-            "events": _types(recorded),
+            "events": events,
             "file": stored.model_dump(mode="json") if stored else None,
             "rows": len(table.rows) if table else None,
             # A table's columns read past (comments, columns not part of it): said, not silently lost.
@@ -298,14 +257,10 @@ async def accept_dossier_item(
     integrator_id: str, item: DossierItem, runtime: RuntimeDep, who: Ops
 ) -> dict[str, Any]:
     """Ops accept a submitted item (may complete the go-live conditions)."""
-    recorded = await runtime.execute(
-        stream_id=domain.stream_id(integrator_id),
-        integrator_id=integrator_id,
-        decide=lambda history: domain.accept_item(
-            domain.fold(r.event for r in history), item, accepted_by=who.subject
-        ),
+    events = await commands.on_integrator(
+        runtime, integrator_id, lambda state: domain.accept_item(state, item, accepted_by=who.subject)
     )
-    return {"events": _types(recorded)}
+    return {"events": events}
 
 
 class RejectItem(BaseModel):
@@ -319,14 +274,12 @@ async def reject_dossier_item(
     integrator_id: str, item: DossierItem, body: RejectItem, runtime: RuntimeDep, who: Ops
 ) -> dict[str, Any]:
     """Ops reject a submitted item, saying why; the integrator can submit it again."""
-    recorded = await runtime.execute(
-        stream_id=domain.stream_id(integrator_id),
-        integrator_id=integrator_id,
-        decide=lambda history: domain.reject_item(
-            domain.fold(r.event for r in history), item, reason=body.reason, rejected_by=who.subject
-        ),
+    events = await commands.on_integrator(
+        runtime,
+        integrator_id,
+        lambda state: domain.reject_item(state, item, reason=body.reason, rejected_by=who.subject),
     )
-    return {"events": _types(recorded)}
+    return {"events": events}
 
 
 @router.get("/integrators/{integrator_id}/dossier/{item}/file")
@@ -335,9 +288,7 @@ async def download_dossier_file(
 ) -> Response:
     """The file last submitted for this item."""
     authorize_integrator(who, integrator_id)
-    state = await _state(runtime, integrator_id)
-    if not state.registered:
-        raise NotFound("no such integrator")
+    state = await commands.registered_integrator(runtime, integrator_id)
     ref = state.item(item).file
     if ref is None:
         raise NotFound(f"no file submitted for {item.value}", field="item")
@@ -429,9 +380,7 @@ async def dossier_table(
     """The table last submitted for this item as it was read (columns, first `limit` rows): what
     ops review before accepting it, shown as a table rather than downloaded."""
     authorize_integrator(who, integrator_id)
-    state = await _state(runtime, integrator_id)
-    if not state.registered:
-        raise NotFound("no such integrator")
+    state = await commands.registered_integrator(runtime, integrator_id)
     table = state.item(item).table
     if table is None:
         raise NotFound(f"no table submitted for {item.value}", field="item")

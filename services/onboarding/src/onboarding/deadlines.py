@@ -8,12 +8,12 @@ domain decides on each integrator's own stream, so two replicas raise it once (o
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
-from chassis.eventstore import ConcurrencyConflict, Recorded
+from chassis.eventstore import ConcurrencyConflict
 from chassis.projections import Projection
 from chassis.runtime import Schedule, ServiceRuntime
 from contracts.envelope import Envelope
@@ -28,37 +28,42 @@ from contracts.events.onboarding import (
     IntegratorWentLive,
 )
 from onboarding import domain
+from onboarding.aggregates import INTEGRATOR
 
 log = structlog.get_logger()
 
 Row = dict[str, Any]
 
 
+def _watched(row: Row) -> domain.Integrator:
+    """The domain's state as far as the check needs it: each item's status, and whether there is
+    nothing left to watch (overdue already, or live: the check records nothing then)."""
+    return domain.Integrator(
+        registered=True,
+        dossier={DossierItem(k): domain.ItemState(domain.ItemStatus(v)) for k, v in row["items"].items()},
+        dossier_overdue=row["done"],
+    )
+
+
 def apply_deadline(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row | None:
+    """Moved on by the domain's own `evolve`, so the row says what `check_dossier_deadline` will see:
+    which items wait on the integrator, and whether the dossier is done with (overdue, or live)."""
     if isinstance(event, IntegratorRegistered):
-        return {
+        row = {
             "integrator_id": envelope.integrator_id,
             "registered_at": envelope.occurred_at.isoformat(),
-            "items": {item.value: "missing" for item in DossierItem},
+            "items": {item.value: domain.ItemStatus.MISSING.value for item in DossierItem},
             "awaiting_integrator": True,
             "done": False,
         }
     if row is None:
         return None
-    items = dict(row["items"])
-    match event:
-        case DossierItemSubmitted():
-            items[event.item.value] = "submitted"
-        case DossierItemAccepted():
-            items[event.item.value] = "accepted"
-        case DossierItemRejected():
-            items[event.item.value] = "rejected"
-        case DossierWentOverdue() | IntegratorWentLive():
-            row = {**row, "done": True}
+    state = domain.evolve(_watched(row), event)
     return {
         **row,
-        "items": items,
-        "awaiting_integrator": any(s in ("missing", "rejected") for s in items.values()),
+        "items": {item.value: state.item(item).status.value for item in DossierItem},
+        "awaiting_integrator": bool(domain.awaiting_integrator(state)),
+        "done": state.dossier_overdue or state.live,
     }
 
 
@@ -90,24 +95,28 @@ async def raise_overdue_dossiers(runtime: ServiceRuntime) -> None:
         limit=10_000,
     )
     for row in due:
-        integrator_id = row["integrator_id"]
-
-        def decide(history: list[Recorded]) -> list[DomainEvent]:
-            if not history:
-                return []
-            return domain.check_dossier_deadline(
-                domain.fold(r.event for r in history),
-                registered_at=history[0].envelope.occurred_at,
-                now=now,
-                delay=delay,
-            )
-
         try:
-            await runtime.execute(
-                stream_id=domain.stream_id(integrator_id), integrator_id=integrator_id, decide=decide
-            )
+            await check_dossier(runtime, row["integrator_id"], now=now, delay=delay)
         except ConcurrencyConflict:
-            log.info("dossier_deadline_check_raced", integrator_id=integrator_id)
+            log.info("dossier_deadline_check_raced", integrator_id=row["integrator_id"])
+
+
+async def check_dossier(
+    runtime: ServiceRuntime, integrator_id: str, *, now: datetime, delay: timedelta
+) -> None:
+    """One integrator's check, in a unit of work of its own: a conflict on one (a replica, or a
+    command, got there first) leaves the others' checks standing."""
+    async with runtime.unit_of_work() as uow:
+        integrator = await uow.load(INTEGRATOR, integrator_id)
+        if not integrator.history:
+            return
+        overdue = domain.check_dossier_deadline(
+            integrator.state,
+            registered_at=integrator.history[0].envelope.occurred_at,
+            now=now,
+            delay=delay,
+        )
+        uow.append(integrator, overdue, integrator_id=integrator_id)
 
 
 def schedules(every_seconds: float) -> list[Schedule]:

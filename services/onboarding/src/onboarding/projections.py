@@ -5,12 +5,14 @@
   list (filterable by step and overdue) reads the same table through its expression indexes.
 - `integrator_sirets`: SIRET -> integrator, the lookup that refuses a duplicate registration.
 
-The step and go-live rules come from `domain` (pure functions): the read model must say exactly
-what the domain decides, so it reuses them rather than restating them.
+The read model must say exactly what the domain decides, so it restates none of it: the status
+row's facts (step 1, each item's status, milestones, deadlines, go-live) move by the domain's own
+`evolve`, and the step, overdue and go-live gaps come from the domain's rules on that state.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from chassis.projections import Projection
@@ -80,46 +82,66 @@ def _history_entry(envelope: Envelope, event: DomainEvent) -> Row:
     return entry
 
 
+def _state(row: Row) -> domain.Integrator:
+    """The domain's state as far as the row keeps it: what `evolve` moves on, and what the step and
+    the go-live rule read."""
+    return domain.Integrator(
+        registered=True,
+        configuration_sheet_sent=row["configuration_sheet_sent"],
+        profile_received=row["profile_received"],
+        profile_reference=row["profile_reference"],
+        dossier={
+            DossierItem(item): domain.ItemState(domain.ItemStatus(entry["status"]))
+            for item, entry in row["dossier"].items()
+        },
+        milestones=frozenset(domain.Milestone(m) for m in row["milestones"]),
+        due_at={step: datetime.fromisoformat(at) for step, at in row["due_at"].items()},
+        overdue_steps=frozenset(row["overdue_steps"]),
+        live=row["live"],
+    )
+
+
+def _facts(state: domain.Integrator) -> Row:
+    """The row's part that is the domain's state, as JSON (lists sorted: a rebuild must match)."""
+    return {
+        "configuration_sheet_sent": state.configuration_sheet_sent,
+        "profile_received": state.profile_received,
+        "profile_reference": state.profile_reference,
+        "milestones": sorted(m.value for m in state.milestones),
+        "due_at": {step: at.isoformat() for step, at in state.due_at.items()},
+        "overdue_steps": sorted(state.overdue_steps),
+        "live": state.live,
+    }
+
+
 def apply_status(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row | None:
+    """The domain's own `evolve` moves the state's part of the row (step 1, milestones, deadlines,
+    overdue steps, go-live, each item's status); this adds what only the read model keeps: when
+    each thing happened, the files and their details, the history."""
     if isinstance(event, IntegratorRegistered):
         row = _new_status(envelope, event)
     if row is None:
         return None  # an event before registration cannot happen; nothing to show
-    row = {**row, "history": [*row["history"], _history_entry(envelope, event)]}
+    state = domain.evolve(_state(row), event)
+    row = {**row, **_facts(state), "history": [*row["history"], _history_entry(envelope, event)]}
     at = envelope.occurred_at.isoformat()
     match event:
-        case ConfigurationSheetSent():
-            row["configuration_sheet_sent"] = True
-        case ProfileReceived():
-            row["profile_received"] = True
-        case ElectricalProfileCreated():
-            row["profile_reference"] = event.profile_reference
         case DossierItemSubmitted():
-            entry: Row = {"status": "submitted", "submitted_at": at, "details": event.details}
+            entry: Row = {"submitted_at": at, "details": event.details}
             if event.file is not None:
                 entry["file"] = event.file.model_dump(mode="json")
             if event.table is not None:
                 entry["rows"] = len(event.table.rows)
             row["dossier"] = {**row["dossier"], event.item.value: entry}
         case DossierItemAccepted():
-            current = row["dossier"][event.item.value]
             row["dossier"] = {
                 **row["dossier"],
-                event.item.value: {**current, "status": "accepted", "accepted_at": at},
+                event.item.value: {**row["dossier"][event.item.value], "accepted_at": at},
             }
         case DossierItemRejected():
-            current = row["dossier"][event.item.value]
-            rejected = {**current, "status": "rejected", "rejected_at": at, "reason": event.reason}
+            rejected = {**row["dossier"][event.item.value], "rejected_at": at, "reason": event.reason}
             row["dossier"] = {**row["dossier"], event.item.value: rejected}
-        case OnboardingMilestoneNoted():
-            row["milestones"] = sorted({*row["milestones"], event.milestone})
-            step = domain.STEP_OF_DEADLINE.get(domain.Milestone(event.milestone))
-            if step is not None and event.due_at is not None:
-                row["due_at"] = {**row["due_at"], step: event.due_at.isoformat()}
-        case OnboardingStepWentOverdue():
-            row["overdue_steps"] = sorted({*row["overdue_steps"], event.step})
         case IntegratorWentLive():
-            row["live"] = True
             row["went_live_at"] = at
         case IntegratorContactsUpdated():
             row["locale"] = event.locale.value
@@ -129,29 +151,26 @@ def apply_status(row: Row | None, envelope: Envelope, event: DomainEvent) -> Row
                 "due_at": event.due_at.isoformat(),
                 "missing": [item.value for item in event.missing_items],
             }
-    return _derived(row)
+    # Each item's status is the domain's, whatever the entry kept of its history.
+    row["dossier"] = {
+        item.value: {**row["dossier"][item.value], "status": state.item(item).status.value}
+        for item in DossierItem
+    }
+    return _derived(row, state)
 
 
-def _derived(row: Row) -> Row:
-    """What follows from the facts: the step, overdue, and what is still missing."""
-    step = domain.current_step(
-        live=row["live"],
-        milestones=row["milestones"],
-        profile_created=row["profile_reference"] is not None,
-        configuration_started=row["configuration_sheet_sent"] or row["profile_received"],
-    )
-    accepted = {DossierItem(k) for k, v in row["dossier"].items() if v["status"] == "accepted"}
+def _derived(row: Row, state: domain.Integrator) -> Row:
+    """What follows from the facts, by the domain's rules: the step, overdue, what is still missing."""
+    step = domain.step_of(state)
     row = {
         **row,
         "step": step.value,
-        "overdue": domain.is_overdue(step, row["overdue_steps"]),
-        "missing_for_go_live": domain.go_live_gaps(
-            profile_created=row["profile_reference"] is not None,
-            milestones=row["milestones"],
-            accepted_items=accepted,
-        ),
+        "overdue": domain.is_overdue(step, state.overdue_steps),
+        "missing_for_go_live": domain.missing_for_go_live(state),
         # In the dossier's order, not the row's: JSONB does not keep key order, a rebuild must match.
-        "dossier_missing": [i.value for i in DossierItem if row["dossier"][i.value]["status"] != "accepted"],
+        "dossier_missing": [
+            i.value for i in DossierItem if state.item(i).status is not domain.ItemStatus.ACCEPTED
+        ],
     }
     # What is pending and on whom, stored so the board filters "waiting on the vendor" in SQL.
     todo = pending.pending(row)

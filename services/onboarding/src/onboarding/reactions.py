@@ -20,6 +20,7 @@ from contracts.events.sim_logistics import (
     TestSimsStepOpened,
 )
 from onboarding import domain
+from onboarding.aggregates import INTEGRATOR
 from onboarding.domain import Milestone
 
 MILESTONE_OF: dict[type[DomainEvent], Milestone] = {
@@ -31,32 +32,26 @@ MILESTONE_OF: dict[type[DomainEvent], Milestone] = {
 }
 
 
-def _state(history: list[Recorded]) -> domain.Integrator:
-    return domain.fold(r.event for r in history)
-
-
 async def note_upstream_fact(ctx: ReactionContext, rec: Recorded) -> None:
     integrator_id = rec.envelope.integrator_id
     source = rec.envelope.event_id
     event = rec.event
     if isinstance(event, StepWentOverdue):
         step, due = event.step, event.due_at
-        await ctx.execute(
-            stream_id=domain.stream_id(integrator_id),
+        await ctx.decide(
+            INTEGRATOR,
+            integrator_id,
+            lambda state: domain.note_step_overdue(state, step, source_event_id=source, due_at=due),
             integrator_id=integrator_id,
-            decide=lambda history: domain.note_step_overdue(
-                _state(history), step, source_event_id=source, due_at=due
-            ),
         )
         return
     milestone = MILESTONE_OF[type(event)]
     due_at = event.due_at if isinstance(event, TestSimsStepOpened | ProductionOrdered) else None
-    await ctx.execute(
-        stream_id=domain.stream_id(integrator_id),
+    await ctx.decide(
+        INTEGRATOR,
+        integrator_id,
+        lambda state: domain.note_milestone(state, milestone, source_event_id=source, due_at=due_at),
         integrator_id=integrator_id,
-        decide=lambda history: domain.note_milestone(
-            _state(history), milestone, source_event_id=source, due_at=due_at
-        ),
     )
 
 

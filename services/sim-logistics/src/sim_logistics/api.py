@@ -18,12 +18,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from chassis.auth import Principal, authorize_integrator, require
 from chassis.business_hours import french_holidays, within_business_hours
-from chassis.eventstore import Recorded
 from chassis.files import content_disposition
 from chassis.http import RuntimeDep
+from chassis.runtime import ServiceRuntime
 from contracts.errors import NotFound
 from contracts.events import DomainEvent
 from sim_logistics import documents, domain
+from sim_logistics.aggregates import SIM_PROCESS
 from sim_logistics.projections import instant, parse_instant
 
 router = APIRouter(tags=["sim-logistics"])
@@ -80,15 +81,15 @@ class SendDeliveryNote(Command):
 Decision = Callable[[domain.SimProcess, datetime], Sequence[DomainEvent]]
 
 
-async def _run(runtime: Any, integrator_id: str, decision: Decision) -> dict[str, Any]:
-    """Fold the integrator's SIM stream, decide at the clock's now, append (409 on a concurrent write)."""
-
-    def decide(history: list[Recorded]) -> Sequence[DomainEvent]:
-        return decision(domain.fold(r.event for r in history), runtime.clock.now())
-
-    recorded = await runtime.execute(
-        stream_id=domain.stream_id(integrator_id), integrator_id=integrator_id, decide=decide
-    )
+async def _run(runtime: ServiceRuntime, integrator_id: str, decision: Decision) -> dict[str, Any]:
+    """Load the integrator's SIM process, decide at the clock's now, append (409 on a concurrent write)."""
+    async with runtime.unit_of_work() as uow:
+        recorded = await uow.decide(
+            SIM_PROCESS,
+            integrator_id,
+            lambda state: decision(state, runtime.clock.now()),
+            integrator_id=integrator_id,
+        )
     return {"events": [r.envelope.event_type for r in recorded]}
 
 
@@ -278,8 +279,9 @@ async def sim_timeline(integrator_id: str, runtime: RuntimeDep, who: OpsOrIntegr
     return {**row, "as_of": now.isoformat()}
 
 
-async def _process(runtime: Any, integrator_id: str) -> domain.SimProcess:
-    return domain.fold(r.event for r in await runtime.read_stream(domain.stream_id(integrator_id)))
+async def _process(runtime: ServiceRuntime, integrator_id: str) -> domain.SimProcess:
+    async with runtime.unit_of_work() as uow:
+        return (await uow.load(SIM_PROCESS, integrator_id)).state
 
 
 def _xlsx(content: bytes, filename: str) -> Response:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import structlog
 
-from chassis.eventstore import ConcurrencyConflict, Recorded
+from chassis.eventstore import ConcurrencyConflict
 from chassis.runtime import Schedule, ServiceRuntime
-from contracts.events import DomainEvent
 from sim_logistics import domain
+from sim_logistics.aggregates import SIM_PROCESS
 from sim_logistics.projections import instant
 
 log = structlog.get_logger()
@@ -30,14 +30,15 @@ async def raise_overdue_steps(runtime: ServiceRuntime) -> None:
     )
     for row in due:
         integrator_id = row["integrator_id"]
-
-        def decide(history: list[Recorded]) -> list[DomainEvent]:
-            return domain.check_deadline(domain.fold(r.event for r in history), now=now)
-
         try:
-            await runtime.execute(
-                stream_id=domain.stream_id(integrator_id), integrator_id=integrator_id, decide=decide
-            )
+            # A unit of work per integrator: a conflict on one leaves the others' checks standing.
+            async with runtime.unit_of_work() as uow:
+                await uow.decide(
+                    SIM_PROCESS,
+                    integrator_id,
+                    lambda state: domain.check_deadline(state, now=now),
+                    integrator_id=integrator_id,
+                )
         except ConcurrencyConflict:
             # Another replica, or a command completing the step, got there first: the next
             # check sees the new state.

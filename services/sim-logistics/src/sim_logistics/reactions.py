@@ -17,11 +17,8 @@ from contracts.errors import CommandRefused
 from contracts.events.common import DossierItem
 from contracts.events.onboarding import DossierItemAccepted, ElectricalProfileCreated
 from sim_logistics import domain
+from sim_logistics.aggregates import SIM_PROCESS
 from sim_logistics.domain.process import TARIFF_TABLES
-
-
-def _state(history: list[Recorded]) -> domain.SimProcess:
-    return domain.fold(r.event for r in history)
 
 
 async def learn_from_onboarding(ctx: ReactionContext, rec: Recorded) -> None:
@@ -29,33 +26,36 @@ async def learn_from_onboarding(ctx: ReactionContext, rec: Recorded) -> None:
     event = rec.event
     if isinstance(event, ElectricalProfileCreated):
         reference, created_at = event.profile_reference, rec.envelope.occurred_at
-        await ctx.execute(
-            stream_id=domain.stream_id(integrator_id),
-            integrator_id=integrator_id,
-            decide=lambda history: domain.open_test_sims_step(
-                _state(history), profile_reference=reference, profile_created_at=created_at
+        await ctx.decide(
+            SIM_PROCESS,
+            integrator_id,
+            lambda state: domain.open_test_sims_step(
+                state, profile_reference=reference, profile_created_at=created_at
             ),
+            integrator_id=integrator_id,
         )
     elif isinstance(event, DossierItemAccepted) and event.item is DossierItem.SIM_ARTWORK:
         if event.file is None:
             # A contract breach by the producer: dead-letter it visibly rather than guess.
             raise CommandRefused("SIM artwork accepted without its file reference", field="file")
         artwork, filename = event.file.sha256, event.file.filename
-        await ctx.execute(
-            stream_id=domain.stream_id(integrator_id),
-            integrator_id=integrator_id,
-            decide=lambda history: domain.note_artwork_acceptance(
-                _state(history), artwork_reference=artwork, artwork_filename=filename
+        await ctx.decide(
+            SIM_PROCESS,
+            integrator_id,
+            lambda state: domain.note_artwork_acceptance(
+                state, artwork_reference=artwork, artwork_filename=filename
             ),
+            integrator_id=integrator_id,
         )
     elif isinstance(event, DossierItemAccepted) and event.item in TARIFF_TABLES and event.table is not None:
         table, snapshot, source = event.item, event.table, rec.envelope.event_id
-        await ctx.execute(
-            stream_id=domain.stream_id(integrator_id),
-            integrator_id=integrator_id,
-            decide=lambda history: domain.note_tariff_table(
-                _state(history), table=table, snapshot=snapshot, source_event_id=source
+        await ctx.decide(
+            SIM_PROCESS,
+            integrator_id,
+            lambda state: domain.note_tariff_table(
+                state, table=table, snapshot=snapshot, source_event_id=source
             ),
+            integrator_id=integrator_id,
         )
     # Other dossier items are not the SIM logistics' business.
 
