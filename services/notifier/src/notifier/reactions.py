@@ -13,7 +13,7 @@ from contracts.envelope import Envelope
 from contracts.events.onboarding import IntegratorContactsUpdated, IntegratorRegistered
 from contracts.events.support import TicketOpened
 from notifier.aggregates import CONTACTS, EMAIL, HELD, TICKET
-from notifier.delivery import Known, deliver
+from notifier.delivery import Known, send_after_commit
 from notifier.domain import emails, recipients
 from notifier.domain.mapping import HANDLED
 from notifier.metrics import email_metrics
@@ -73,7 +73,7 @@ async def _intend(
             email_id = emails.email_id_of(intent.message_id)
             # What was just decided travels with the send: it need not read the stream again.
             known = Known(email.state, email.version, intended_at=email.history[-1].envelope.occurred_at)
-            uow.after_commit(partial(deliver, uow.runtime, email_id, known=known))
+            uow.after_commit(partial(send_after_commit, uow.runtime, email_id, known))
 
 
 emails_to_send = Reaction(
