@@ -275,7 +275,10 @@ class RowWrite:
                 f"AS u(key, integrator_id, data, event_id) JOIN appended a USING (event_id) "
                 f"ON CONFLICT (key) DO NOTHING RETURNING 1)"
             )
-            checks.append(f"(SELECT count(*) FROM i{index}) <> {len(inserts)}")
+            args.append(
+                len(inserts)
+            )  # a parameter, not a literal: one statement text per shape, prepared once
+            checks.append(f"(SELECT count(*) FROM i{index}) <> ${len(args)}::bigint")
         if updates:
             args += [
                 [u[0] for u in updates],
@@ -293,7 +296,10 @@ class RowWrite:
                 f"JOIN appended a USING (event_id) "
                 f"WHERE {t}.key = u.key AND {t}.position = u.read_at RETURNING 1)"
             )
-            checks.append(f"(SELECT count(*) FROM u{index}) <> {len(updates)}")
+            args.append(
+                len(updates)
+            )  # a parameter, not a literal: one statement text per shape, prepared once
+            checks.append(f"(SELECT count(*) FROM u{index}) <> ${len(args)}::bigint")
         if self.deletes:
             args += [[d[0] for d in self.deletes], [d[1] for d in self.deletes]]
             n = len(args)
@@ -301,7 +307,10 @@ class RowWrite:
                 f"d{index} AS (DELETE FROM {t} USING unnest(${n - 1}::text[], ${n}::bigint[]) "
                 f"AS u(key, read_at) WHERE {t}.key = u.key AND {t}.position = u.read_at RETURNING 1)"
             )
-            checks.append(f"(SELECT count(*) FROM d{index}) <> {len(self.deletes)}")
+            args.append(
+                len(self.deletes)
+            )  # a parameter, not a literal: one statement text per shape, prepared once
+            checks.append(f"(SELECT count(*) FROM d{index}) <> ${len(args)}::bigint")
         return ctes
 
 

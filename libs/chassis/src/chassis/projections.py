@@ -1,8 +1,8 @@
 """Read models folded from the service's own events (P4): live inline, rebuilt from the log on demand.
 
 A projection is a pure `apply(row, envelope, event) -> row | None` over one JSONB row per key. The
-same function runs inside the appending transaction (so a query right after a command sees it) and
-in `rebuild()`, which folds the whole log in memory and COPYs the rows into a fresh table swapped in
+same function runs in the unit of work that appends (its rows are written in the same statement as
+the events, so a query right after a command sees them: chassis.unit_of_work) and in `rebuild()`, which folds the whole log in memory and COPYs the rows into a fresh table swapped in
 atomically: readers never see a half-built table.
 """
 
@@ -177,25 +177,6 @@ class Projections:
                 )
             )
         return [RowWrite(name, up, down) for name, (up, down) in by_table.items() if up or down]
-
-    async def apply_live(self, conn: Conn, recorded: Sequence[Recorded]) -> None:
-        """Apply events already stored (their positions known) to the projections: used where events
-        were written without their rows (a unit of work writes both at once)."""
-        touched = self.keys_touched(recorded)
-        read = dict(await self.read_rows(conn, touched))
-        for (name, key), change in self.fold_rows(read, recorded).items():
-            if change.data is None:
-                await conn.execute(f"DELETE FROM {name} WHERE key = $1", key)
-                continue
-            await conn.execute(
-                f"INSERT INTO {name} (key, integrator_id, data, position) VALUES ($1, $2, $3::jsonb, $4) "
-                f"ON CONFLICT (key) DO UPDATE SET integrator_id = EXCLUDED.integrator_id, "
-                f"data = EXCLUDED.data, position = EXCLUDED.position",
-                key,
-                change.integrator_id,
-                _json(change.data),
-                change.by.position,
-            )
 
     # --- queries -----------------------------------------------------------------------------
 
