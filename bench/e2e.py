@@ -371,7 +371,7 @@ def _collapsed_top(path: Path, top: int) -> dict[str, Any]:
         frames = stack.split(";")
         own[frames[-1]] = own.get(frames[-1], 0) + n
         for frame in set(frames):
-            if "chassis/" in frame or "notifier/" in frame or "onboarding/" in frame:
+            if any(f"{s}/" in frame for s in ("chassis", "notifier", "onboarding", "web")):
                 inclusive[frame] = inclusive.get(frame, 0) + n
     share = {k: round(v / total, 3) for k, v in sorted(own.items(), key=lambda kv: -kv[1])[:top]}
     ours = {k: round(v / total, 3) for k, v in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]}
@@ -543,7 +543,7 @@ async def saturation(
     rss.start()
     cpu = CpuWatch(platform)
     spy = PySpy(
-        {k: v for k, v in platform.pids().items() if k in ("onboarding", "notifier")},
+        {k: v for k, v in platform.pids().items() if k in ("onboarding", "notifier", "web")},
         seconds=min(15.0, max(3.0, n / 150)),
         out=platform.embedded.data_dir,
     )

@@ -155,6 +155,17 @@ class Projections:
                     )
         return changed
 
+    def fold_row(
+        self, name: str, key: str, stored: Stored | None, recorded: Sequence[Recorded]
+    ) -> Row | None:
+        """One row after the events that touch it, in order (a copy: the row read stays as it was)."""
+        p = self.all[name]
+        row = _data(stored)
+        for rec in recorded:
+            if key in p.keys_for(rec.envelope, rec.event):
+                row = p.apply(row, rec.envelope, rec.event)
+        return row
+
     def row_writes(
         self, read: Mapping[tuple[str, str], Stored | None], changed: dict[tuple[str, str], Changed]
     ) -> list[RowWrite]:

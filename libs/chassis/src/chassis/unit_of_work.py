@@ -214,11 +214,9 @@ class UnitOfWork:
             lock = self.conn.is_in_transaction()
             found = await self.runtime.projections.read_rows(self.conn, {projection: {key}}, lock=lock)
             self._rows[at] = found.get(at)
-        changed = self.runtime.projections.fold_rows(self._rows, self._pending)
-        if at in changed:
-            return changed[at].data
-        stored = self._rows[at]
-        return dict(stored.data) if stored is not None else None
+        # Only this row's pending events, folded (not the whole batch's through every projection:
+        # a reaction viewing once per message would make a batch quadratic).
+        return self.runtime.projections.fold_row(projection, key, self._rows[at], self._pending)
 
     def seen(self, projection: str, key: str, data: Row | None, position: int | None) -> None:
         """A view row this unit of work's connection has just read another way (with a lock, say):
