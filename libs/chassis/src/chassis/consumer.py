@@ -91,6 +91,7 @@ class _AfterCommit:
 
 
 Handler = Callable[[ReactionContext, Recorded], Awaitable[None]]
+Prefetch = Callable[[UnitOfWork, list[Recorded]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ class Reaction:
     #: Event classes; kept as their type names, each checked against the registry (chassis.handled).
     handles: Handles
     handler: Handler
+    #: Loads in bulk, for a whole batch, what its handlers will load one by one (the unit of work's
+    #: identity map then answers them): one round trip per batch instead of one per message.
+    prefetch: Prefetch | None = None
 
     def __post_init__(self) -> None:
         owner = f"reaction {self.name!r}"
@@ -410,6 +414,15 @@ class ReactionRunner:
                         [rec.envelope.event_id for _, rec in handled],
                     )
                 }
+            if self.reaction.prefetch is not None and fresh:
+                try:
+                    await self.reaction.prefetch(
+                        uow, [rec for _, rec in handled if rec.envelope.event_id in fresh]
+                    )
+                except TRANSIENT_DB_ERRORS:
+                    raise
+                except Exception as error:  # its handlers will say which message it was
+                    raise _HandleOneByOne from error
             for message, rec in handled:
                 with self._consume_span(message, rec) as span:
                     if rec.envelope.event_id not in fresh:

@@ -76,11 +76,24 @@ async def _intend(
             uow.after_commit(partial(send_after_commit, uow.runtime, email_id, known))
 
 
+async def what_a_batch_reads(uow: UnitOfWork, records: list[Recorded]) -> None:
+    """Every integrator's contacts and held events, and every ticket's requester, the batch's
+    handlers will read: one round trip for the batch."""
+    wanted: list[tuple[Any, str]] = []
+    for rec in records:
+        wanted += [(CONTACTS, rec.envelope.integrator_id), (HELD, rec.envelope.integrator_id)]
+        ticket_id = rec.envelope.payload.get("ticket_id")
+        if ticket_id is not None:
+            wanted.append((TICKET, str(ticket_id)))
+    await uow.load_each(wanted)
+
+
 emails_to_send = Reaction(
     name="emails",
     topics=[topics.ONBOARDING, topics.SIM_LOGISTICS, topics.ISM_PROVISIONING, topics.SUPPORT, topics.WEB],
     handles={*HANDLED, IntegratorContactsUpdated},
     handler=on_event,
+    prefetch=what_a_batch_reads,
 )
 
 REACTIONS = [emails_to_send]

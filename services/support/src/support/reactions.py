@@ -9,6 +9,7 @@ from chassis.runtime import Reaction, ReactionContext
 from contracts import topics
 from contracts.events.onboarding import IntegratorContactsUpdated, IntegratorRegistered
 from support import commands
+from support.aggregates import INTEGRATOR
 
 
 async def learn_integrator(ctx: ReactionContext, rec: Recorded) -> None:
@@ -16,11 +17,17 @@ async def learn_integrator(ctx: ReactionContext, rec: Recorded) -> None:
     await commands.note_integrator(ctx, rec.envelope.integrator_id, rec.event, rec.envelope.event_id)
 
 
+async def integrators_of_the_batch(ctx: ReactionContext, records: list[Recorded]) -> None:
+    """The batch's integrators, loaded in one round trip (each handler then finds its own)."""
+    await ctx.load_all(INTEGRATOR, {rec.envelope.integrator_id for rec in records})
+
+
 onboarding_facts = Reaction(
     name="integrators",
     topics=[topics.ONBOARDING],
     handles={IntegratorRegistered, IntegratorContactsUpdated},
     handler=learn_integrator,
+    prefetch=integrators_of_the_batch,
 )
 
 REACTIONS = [onboarding_facts]
