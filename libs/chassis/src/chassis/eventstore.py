@@ -257,17 +257,20 @@ class RowWrite:
         """This table's parts of the write statement, its arguments appended to `args`, and the
         conditions that mean another writer got there first."""
         ctes = []
-        inserts = [u for u in self.upserts if u[4] is None]
-        updates = [u for u in self.upserts if u[4] is not None]
         t = self.table
-        if inserts:
-            args += [
-                [u[0] for u in inserts],
-                [u[1] for u in inserts],
-                [u[2] for u in inserts],
-                [u[3] for u in inserts],
-            ]
-            n = len(args)
+
+        def columns(rows: Sequence[tuple[Any, ...]]) -> int:
+            """Each column of the rows as one array argument; returns the last one's number."""
+            args.extend(list(column) for column in zip(*rows, strict=True))
+            return len(args)
+
+        def expect(cte: str, rows: int) -> None:
+            # The count is a parameter, not a literal: one statement text per shape, prepared once.
+            args.append(rows)
+            checks.append(f"(SELECT count(*) FROM {cte}) <> ${len(args)}::bigint")
+
+        if inserts := [u[:4] for u in self.upserts if u[4] is None]:
+            n = columns(inserts)
             ctes.append(
                 f"i{index} AS (INSERT INTO {t} (key, integrator_id, data, position) "
                 f"SELECT u.key, u.integrator_id, u.data::jsonb, a.position "
@@ -275,19 +278,9 @@ class RowWrite:
                 f"AS u(key, integrator_id, data, event_id) JOIN appended a USING (event_id) "
                 f"ON CONFLICT (key) DO NOTHING RETURNING 1)"
             )
-            args.append(
-                len(inserts)
-            )  # a parameter, not a literal: one statement text per shape, prepared once
-            checks.append(f"(SELECT count(*) FROM i{index}) <> ${len(args)}::bigint")
-        if updates:
-            args += [
-                [u[0] for u in updates],
-                [u[1] for u in updates],
-                [u[2] for u in updates],
-                [u[3] for u in updates],
-                [u[4] for u in updates],
-            ]
-            n = len(args)
+            expect(f"i{index}", len(inserts))
+        if updates := [u for u in self.upserts if u[4] is not None]:
+            n = columns(updates)
             ctes.append(
                 f"u{index} AS (UPDATE {t} SET integrator_id = u.integrator_id, data = u.data::jsonb, "
                 f"position = a.position "
@@ -296,21 +289,14 @@ class RowWrite:
                 f"JOIN appended a USING (event_id) "
                 f"WHERE {t}.key = u.key AND {t}.position = u.read_at RETURNING 1)"
             )
-            args.append(
-                len(updates)
-            )  # a parameter, not a literal: one statement text per shape, prepared once
-            checks.append(f"(SELECT count(*) FROM u{index}) <> ${len(args)}::bigint")
+            expect(f"u{index}", len(updates))
         if self.deletes:
-            args += [[d[0] for d in self.deletes], [d[1] for d in self.deletes]]
-            n = len(args)
+            n = columns(self.deletes)
             ctes.append(
                 f"d{index} AS (DELETE FROM {t} USING unnest(${n - 1}::text[], ${n}::bigint[]) "
                 f"AS u(key, read_at) WHERE {t}.key = u.key AND {t}.position = u.read_at RETURNING 1)"
             )
-            args.append(
-                len(self.deletes)
-            )  # a parameter, not a literal: one statement text per shape, prepared once
-            checks.append(f"(SELECT count(*) FROM d{index}) <> ${len(args)}::bigint")
+            expect(f"d{index}", len(self.deletes))
         return ctes
 
 
