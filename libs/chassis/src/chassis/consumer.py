@@ -31,10 +31,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
 
-from chassis import context
+from chassis import context, dead_letters
 from chassis.db import Conn
 from chassis.eventstore import ConcurrencyConflict, Recorded
 from chassis.handled import Handles, event_types
+from chassis.parking import FailingOffsets
 from chassis.telemetry import context_from_kafka_headers, span_attributes
 from chassis.unit_of_work import UnitOfWork
 from contracts import topics
@@ -212,6 +213,10 @@ class ReactionRunner:
         self.last_error_at: str | None = None
         #: The service's consumer (chassis.subscriber), once started: this reaction's lag is read there.
         self._consumer: AIOKafkaConsumer | None = None
+        #: Batches failing again and again from the same offset (chassis.parking): past the limit,
+        #: the message that fails is parked (dead-lettered) and the consumer moves on.
+        self.failing = FailingOffsets(runtime.settings.consumer_restarts_before_parking)
+        self.parked = 0
         self._after_commit_slots = asyncio.Semaphore(AFTER_COMMIT_CONCURRENCY)
         self._after_commit_running: set[asyncio.Task[None]] = set()
         self._after_commit_last: dict[Any, asyncio.Task[None]] = {}
@@ -221,6 +226,7 @@ class ReactionRunner:
         self.restarts += 1
         self.last_error = repr(error)[:500]
         self.last_error_at = datetime.now(UTC).isoformat()
+        self.runtime.metrics.consumer_restarted(self.consumer_name)
 
     def health(self) -> dict[str, Any]:
         """What ops read of this consumer in /ops/status."""
@@ -230,6 +236,9 @@ class ReactionRunner:
             "restarts": self.restarts,
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
+            # Where a batch keeps failing (offset, times in a row), and the messages parked for it.
+            "failing": self.failing.describe(),
+            "parked": self.parked,
         }
 
     async def lag(self) -> dict[str, int]:
@@ -248,10 +257,29 @@ class ReactionRunner:
         return result
 
     async def _handle_with_retry(self, messages: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Handle the batch, waiting out a database outage. A batch that failed too many times in a
+        row from the same offset is handled one message at a time instead, parking the one that fails
+        (chassis.parking); any other failure is counted and raised (the subscriber rewinds)."""
+        failures = self.failing.stuck(messages)
+        try:
+            if failures:
+                await self._park_what_fails(messages, failures)
+            else:
+                await self._through_outages(self.handle_batch, messages)
+        except Exception as error:
+            self.failing.failed(messages, error)
+            raise
+        self.failing.succeeded(messages)
+
+    async def _through_outages(
+        self,
+        action: Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[None]],
+        messages: list[ConsumerRecord[bytes, bytes]],
+    ) -> None:
         backoff = 0.1
         while True:
             try:
-                await self.handle_batch(messages)
+                await action(messages)
                 return
             except TRANSIENT_DB_ERRORS as error:
                 # The database is away: nothing committed; the same batch is tried again.
@@ -263,6 +291,31 @@ class ReactionRunner:
                 )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    async def _park_what_fails(self, messages: list[ConsumerRecord[bytes, bytes]], failures: int) -> None:
+        """Each message in a transaction of its own: the one whose batch still fails is parked."""
+        log.warning(
+            "consumer_parking", consumer=self.consumer_name, failures=failures, messages=len(messages)
+        )
+        for message in messages:
+            try:
+                await self._through_outages(self.handle_batch, [message])
+            except Exception as error:
+                reason = (
+                    f"parked: its batch failed {failures} times in a row from the same offset, and "
+                    f"handled alone it fails: {type(error).__name__}: {error}"
+                )
+                await self._through_outages(functools.partial(self._park, reason=reason), [message])
+
+    async def _park(self, messages: list[ConsumerRecord[bytes, bytes]], *, reason: str) -> None:
+        [message] = messages
+        async with self.runtime.pool.acquire() as conn, conn.transaction():
+            await self._record_dead_letter(conn, message, reason)
+        self.parked += 1
+        self.runtime.metrics.message_parked(
+            self.consumer_name, message.topic.removeprefix(self.runtime.settings.kafka_topic_prefix)
+        )
+        await self._publish_dead_letter(message, reason)
 
     async def handle_batch(self, messages: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Handle a fetched batch in one transaction: first all at once (one inbox insert, no
@@ -517,7 +570,11 @@ class ReactionRunner:
     async def _record_dead_letter(
         self, conn: Conn, message: ConsumerRecord[bytes, bytes], reason: str
     ) -> None:
+        """Keep the poison message, whatever its bytes (chassis.dead_letters), in a savepoint of the
+        batch's transaction: a row the database refuses anyway is kept with its coordinates only, and
+        the consumer goes on — a dead letter that cannot be written must not stop the consumer."""
         self.dead_lettered += 1
+        reason = dead_letters.storable(reason)
         log.warning(
             "dead_lettered",
             consumer=self.consumer_name,
@@ -526,48 +583,43 @@ class ReactionRunner:
             offset=message.offset,
             reason=reason[:300],
         )
-        await conn.execute(
-            "INSERT INTO dead_letters (consumer, topic, kafka_partition, kafka_offset, message_key, message_value, "
-            "headers, reason) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) ON CONFLICT DO NOTHING",
-            self.consumer_name,
-            message.topic,
-            message.partition,
-            message.offset,
-            message.key,
-            message.value,
-            # latin-1 keeps any bytes (replay encodes them back); a header without value is kept empty.
-            json.dumps({k: (v or b"").decode("latin-1") for k, v in (message.headers or [])}),
-            reason,
-        )
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    dead_letters.RECORD, *dead_letters.record_arguments(self.consumer_name, message, reason)
+                )
+            return
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception as error:
+            log.error(
+                "dead_letter_bytes_not_kept",
+                consumer=self.consumer_name,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                error=dead_letters.storable(repr(error))[:300],
+            )
+            reason = f"{reason} (its bytes could not be kept: {type(error).__name__}: {error})"
+        async with conn.transaction():
+            await conn.execute(
+                dead_letters.RECORD_COORDINATES,
+                *dead_letters.coordinates_arguments(self.consumer_name, message, reason),
+            )
 
     async def _publish_dead_letter(self, message: ConsumerRecord[bytes, bytes], reason: str) -> None:
-        headers = [(k, v or b"") for k, v in (message.headers or []) if k not in ("dlq_reason",)]
-        headers += [
-            ("dlq_reason", reason.encode()),
-            ("dlq_consumer", self.consumer_name.encode()),
-            ("dlq_topic", message.topic.encode()),
-            ("dlq_partition", str(message.partition).encode()),
-            ("dlq_offset", str(message.offset).encode()),
-        ]
-        value = message.value
-        if value is not None and len(value) > MAX_MESSAGE_BYTES // 2:
-            # Too big for the topic: the dead-letter table keeps it whole; the topic gets its head.
-            value = value[: 64 * 1024]
-            headers.append(("dlq_truncated", b"true"))
         try:
+            key, value, headers = dead_letters.for_topic(self.consumer_name, message, reason)
             producer = await self.runtime.started_dead_letter_producer()
             # Bounded: an unreachable broker must not stop the consumer; the table row is kept anyway.
             await asyncio.wait_for(
                 producer.send_and_wait(
-                    self.runtime.settings.topic(topics.DEAD_LETTERS),
-                    value=value,
-                    key=message.key,
-                    headers=headers,
+                    self.runtime.settings.topic(topics.DEAD_LETTERS), value=value, key=key, headers=headers
                 ),
                 10,
             )
         except Exception as error:
-            log.warning("dead_letter_publish_failed", error=repr(error)[:200])
+            log.warning("dead_letter_publish_failed", error=dead_letters.storable(repr(error))[:200])
 
     async def replay(self, dead_letter_id: int) -> str | None:
         """Run a dead letter through the handler again (after a fix). Returns the new reason if it fails."""
@@ -579,7 +631,7 @@ class ReactionRunner:
             )
         if row is None:
             raise LookupError(f"no dead letter {dead_letter_id} for {self.consumer_name}")
-        headers = [(k, v.encode("latin-1")) for k, v in json.loads(row["headers"]).items()]
+        headers = dead_letters.headers_of(row)
         message = ConsumerRecord(
             topic=row["topic"],
             partition=row["kafka_partition"],

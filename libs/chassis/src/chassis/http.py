@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chassis import asyncapi, context
 from chassis.auth import Principal, require
 from chassis.consumer import TRANSIENT_DB_ERRORS
+from chassis.dead_letters import raw as raw_dead_letter
 from chassis.eventstore import ConcurrencyConflict
 from chassis.files import NoSniff
 from chassis.metrics import MeasureRequests, metrics_response
@@ -325,9 +326,25 @@ def ops_router() -> APIRouter:
     ) -> list[dict[str, Any]]:
         rows = await runtime.pool.fetch(
             "SELECT id, consumer, topic, kafka_partition, kafka_offset, reason, recorded_at, replayed_at, "
-            "octet_length(message_value) AS size FROM dead_letters ORDER BY id DESC LIMIT 500"
+            "octet_length(message_value) AS size, "
+            "coalesce(cardinality(header_names), (SELECT count(*) FROM jsonb_object_keys(headers))) AS headers "
+            "FROM dead_letters ORDER BY id DESC LIMIT 500"
         )
         return [dict(r) for r in rows]
+
+    @router.get("/dead-letters/{dead_letter_id}")
+    async def dead_letter(
+        dead_letter_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)],
+        runtime: RuntimeDep,
+        _: Principal = Depends(require("ops")),
+    ) -> dict[str, Any]:
+        """One dead letter with its bytes as the consumer got them (base64: key, value, each header)."""
+        row = await runtime.pool.fetchrow("SELECT * FROM dead_letters WHERE id = $1", dead_letter_id)
+        if row is None:
+            raise HTTPException(404, "no such dead letter")
+        coordinates = ("id", "consumer", "topic", "kafka_partition", "kafka_offset")
+        summary = {k: row[k] for k in (*coordinates, "reason", "recorded_at", "replayed_at")}
+        return {**summary, **raw_dead_letter(row)}
 
     @router.post("/dead-letters/{dead_letter_id}/replay")
     async def replay(

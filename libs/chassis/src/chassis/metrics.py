@@ -90,6 +90,20 @@ class ServiceMetrics:
             buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
+        self.restarts = Counter(
+            "platform_consumer_restarts_total",
+            "Times a consumer's batch failed as a whole (or its poll did) and came again, by consumer.",
+            ["consumer"],
+            registry=self.registry,
+        )
+        self.parked = Counter(
+            "platform_consumer_messages_parked_total",
+            "Messages dead-lettered because their batch failed again and again from the same offset "
+            "(CONSUMER_RESTARTS_BEFORE_PARKING): a poison nobody foresaw, or a bug; also counted as "
+            "dead_lettered in platform_consumer_messages_total.",
+            ["consumer", "topic"],
+            registry=self.registry,
+        )
         self._children: dict[tuple[Any, ...], Any] = {}
         self._sources: list[GaugeSource] = []
         #: What the refresh task computed last: served as is by the collector.
@@ -111,7 +125,9 @@ class ServiceMetrics:
         for topic in topics:
             for outcome in OUTCOMES:
                 self.consumed.labels(consumer, topic, outcome)
+            self.parked.labels(consumer, topic)
         self.batch_duration.labels(consumer)
+        self.restarts.labels(consumer)
 
     # --- hot paths ----------------------------------------------------------------------------------
 
@@ -134,6 +150,16 @@ class ServiceMetrics:
                 if count:
                     self._child(self.consumed, consumer, topic, outcome).inc(count)
             self._child(self.batch_duration, consumer).observe(seconds)
+
+    def consumer_restarted(self, consumer: str) -> None:
+        if self.enabled:
+            self._child(self.restarts, consumer).inc()
+
+    def message_parked(self, consumer: str, topic: str) -> None:
+        """A message parked after its batch kept failing (topic as in contracts)."""
+        if self.enabled:
+            self._child(self.parked, consumer, topic).inc()
+            self._child(self.consumed, consumer, topic, "dead_lettered").inc()
 
     def request_served(self, method: str, route: str, status: int, seconds: float) -> None:
         if self.enabled:

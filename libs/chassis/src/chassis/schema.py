@@ -73,6 +73,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     replayed_at  timestamptz,
     UNIQUE (consumer, topic, kafka_partition, kafka_offset)
 );
+-- A dead letter keeps its headers as raw bytes, names and values side by side (a NULL value: a header
+-- without one), so no content can make keeping it fail: `headers` (jsonb, refusing NUL) is what rows
+-- recorded before kept, read when `header_names` is NULL. A row whose bytes could not be kept at all
+-- has neither (its reason says why): its coordinates still name the message on its topic.
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS header_names bytea[];
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS header_values bytea[];
 
 CREATE TABLE IF NOT EXISTS projection_state (
     name        text PRIMARY KEY,

@@ -93,6 +93,10 @@ class ServiceSettings(BaseSettings):
     rate_limit_link: str = "20/minute"
     rate_limit_integrator_emails: str = "30/minute"
     rate_limit_registrations: str = "600/minute"
+    #: A consumer's batch that failed this many times in a row from the same offset (not an outage:
+    #: the database is waited for) is handled one message at a time and the message that fails is
+    #: parked as a dead letter, instead of the consumer looping on it (chassis.parking).
+    consumer_restarts_before_parking: int = Field(default=5, ge=1)
     #: Prometheus metrics at /metrics (METRICS_ENABLED); off only to measure what they cost (bench).
     metrics_enabled: bool = True
     #: How often the gauges that need a query (lags, dead letters, business figures) are recomputed.
