@@ -8,7 +8,10 @@ On the real broker and PostgreSQL, with the real services; the valid events come
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 from chassis.devstack import free_port
@@ -26,6 +29,7 @@ from tests.support.poison import (
 )
 from tests.support.waiting import eventually
 
+ROOT = Path(__file__).resolve().parents[1]
 NUL_HEADER = [("event_type", b"x\x00y")]
 
 
@@ -140,3 +144,36 @@ async def test_a_batch_that_fails_again_and_again_from_one_offset_has_its_messag
             lambda m: (dlq_header(m, "dlq_reason") or "").startswith("parked"),
             len(sent),
         )
+
+
+async def test_a_record_the_client_cannot_parse_is_on_the_dead_letter_topic_too(service, stack):
+    """A header name that is not UTF-8 fails aiokafka's own parsing: the record is dead-lettered by its
+    coordinates (its bytes never reached the consumer). Its copy on the dead-letter topic, with neither
+    key nor value, used to be refused by the client (only logged): now it goes, its value empty."""
+    async with service(chassis_app) as svc:
+        topic = svc.runtime.settings.topic(topics.ONBOARDING)
+        publisher = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.support.unparsable_header",
+            stack.kafka.bootstrap,
+            topic,
+            "{}",
+            cwd=ROOT,
+        )
+        assert await asyncio.wait_for(publisher.wait(), 60) == 0
+        response = await svc.http.post("/sheets", json={"integrator_id": "acme", "sender": "ops"})
+        assert response.status_code == 201, response.text
+
+        async def consumed() -> int:
+            n: int = await svc.runtime.pool.fetchval("SELECT count(*) FROM consumed")
+            return n
+
+        await eventually(consumed, what="the sheet after the unreadable record consumed")
+        [letter] = await dead_letters_of(svc, topic, [(0, 0)])
+        assert "UnicodeDecodeError" in letter["reason"] and decoded(letter) == (None, None, [])
+        [copy] = await dead_letter_topic(
+            svc, stack.kafka.bootstrap, lambda m: dlq_header(m, "dlq_topic") == topic, 1
+        )
+        assert dlq_header(copy, "dlq_offset") == "0" and dlq_header(copy, "dlq_no_value") == "true"
+        assert "UnicodeDecodeError" in (dlq_header(copy, "dlq_reason") or "")

@@ -67,7 +67,8 @@ def decoded(letter: dict[str, Any]) -> tuple[bytes | None, bytes | None, Headers
     def b(text: str | None) -> bytes | None:
         return None if text is None else base64.b64decode(text)
 
-    headers = [(h["name"], b(h["value_base64"])) for h in letter["headers"]]
+    # The name from its bytes: `name` is made readable (a NUL in it escaped).
+    headers = [(base64.b64decode(h["name_base64"]).decode(), b(h["value_base64"])) for h in letter["headers"]]
     return b(letter["key_base64"]), b(letter["value_base64"]), headers
 
 

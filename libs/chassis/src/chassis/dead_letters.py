@@ -25,7 +25,15 @@ TOPIC_WHOLE_BYTES = 500_000
 #: The head of a key, a value or a header value the topic gets when the message is too big.
 TOPIC_HEAD_BYTES = 16 * 1024
 #: Headers of its own a dead letter carries on the topic (a message's own of these names are dropped).
-TOPIC_HEADERS = ("dlq_reason", "dlq_consumer", "dlq_topic", "dlq_partition", "dlq_offset", "dlq_truncated")
+TOPIC_HEADERS = (
+    "dlq_reason",
+    "dlq_consumer",
+    "dlq_topic",
+    "dlq_partition",
+    "dlq_offset",
+    "dlq_truncated",
+    "dlq_no_value",
+)
 
 #: Control characters PostgreSQL's text refuses (NUL) or a reader would be misled by; tab and newline
 #: stay (tracebacks).
@@ -141,4 +149,9 @@ def for_topic(
     ]
     if truncated:
         headers.append(("dlq_truncated", b"true"))
+    if key is None and value is None:
+        # A record whose bytes never reached the consumer (chassis.subscriber: unreadable): the client
+        # refuses a message with neither, so it goes with an empty value, said so.
+        value = b""
+        headers.append(("dlq_no_value", b"true"))
     return key, value, headers
