@@ -226,7 +226,6 @@ class ReactionRunner:
         self.restarts += 1
         self.last_error = repr(error)[:500]
         self.last_error_at = datetime.now(UTC).isoformat()
-        self.runtime.metrics.consumer_restarted(self.consumer_name)
 
     def health(self) -> dict[str, Any]:
         """What ops read of this consumer in /ops/status."""

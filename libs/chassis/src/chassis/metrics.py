@@ -90,12 +90,6 @@ class ServiceMetrics:
             buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
-        self.restarts = Counter(
-            "platform_consumer_restarts_total",
-            "Times a consumer's batch failed as a whole (or its poll did) and came again, by consumer.",
-            ["consumer"],
-            registry=self.registry,
-        )
         self.parked = Counter(
             "platform_consumer_messages_parked_total",
             "Messages dead-lettered because their batch failed again and again from the same offset "
@@ -127,7 +121,6 @@ class ServiceMetrics:
                 self.consumed.labels(consumer, topic, outcome)
             self.parked.labels(consumer, topic)
         self.batch_duration.labels(consumer)
-        self.restarts.labels(consumer)
 
     # --- hot paths ----------------------------------------------------------------------------------
 
@@ -150,10 +143,6 @@ class ServiceMetrics:
                 if count:
                     self._child(self.consumed, consumer, topic, outcome).inc(count)
             self._child(self.batch_duration, consumer).observe(seconds)
-
-    def consumer_restarted(self, consumer: str) -> None:
-        if self.enabled:
-            self._child(self.restarts, consumer).inc()
 
     def message_parked(self, consumer: str, topic: str) -> None:
         """A message parked after its batch kept failing (topic as in contracts)."""
