@@ -177,3 +177,23 @@ async def test_a_record_the_client_cannot_parse_is_on_the_dead_letter_topic_too(
         )
         assert dlq_header(copy, "dlq_offset") == "0" and dlq_header(copy, "dlq_no_value") == "true"
         assert "UnicodeDecodeError" in (dlq_header(copy, "dlq_reason") or "")
+
+
+async def test_dead_letters_kept_before_stay_readable_and_replayable(service, stack):
+    """The rows recorded before the raw-bytes columns (headers as latin-1 text in jsonb) read as they
+    did: through /ops/dead-letters and by replay; the migration adds the columns to such a table."""
+    async with service(chassis_app) as svc:
+        rt = svc.runtime
+        # The table as the previous schema made it, with one of its rows.
+        await rt.pool.execute("ALTER TABLE dead_letters DROP COLUMN header_names, DROP COLUMN header_values")
+        await rt.pool.execute(
+            "INSERT INTO dead_letters (consumer, topic, kafka_partition, kafka_offset, message_key, "
+            "message_value, headers, reason) VALUES ('onboarding.echo', 't', 0, 7, 'k', 'not json', "
+            """'{"event_type": "\u00ff\u00fe"}'::jsonb, 'not JSON')"""
+        )
+        await rt.migrate()  # as at the next start
+        [letter] = await dead_letters_of(svc, "t", [(0, 7)])
+        assert decoded(letter) == (b"k", b"not json", [("event_type", b"\xff\xfe")])
+        replayed = await svc.http.post(f"/ops/dead-letters/{letter['id']}/replay", headers=svc.auth("ops"))
+        assert replayed.status_code == 200 and replayed.json()["replayed"] is False
+        assert "not UTF-8" in replayed.json()["reason"]  # the header read back as the bytes it was
