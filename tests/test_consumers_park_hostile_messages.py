@@ -65,7 +65,7 @@ huge = st.builds(_repeated, st.binary(min_size=1, max_size=8), st.integers(64 * 
 over_the_limit = st.builds(
     _repeated,
     st.binary(min_size=1, max_size=8),
-    st.integers(MAX_MESSAGE_BYTES - 8, MAX_MESSAGE_BYTES + 40_000),
+    st.integers(MAX_MESSAGE_BYTES - 8, MAX_MESSAGE_BYTES + 30_000),
 )
 header_values = (
     st.none() | st.binary(max_size=64) | st.sampled_from([b"", b"x\x00y", b"\xff\xfe\xc3", b"\x00"]) | huge
@@ -227,6 +227,7 @@ async def test_every_consumer_parks_any_hostile_message_and_handles_the_next_eve
         await eventually(
             lambda svc=svcs[name], t=event_type: _recorded(svc, integrator_id, t),
             what=f"{name} handling the valid events after the hostile message ({event_type})",
+            timeout=45,  # six services' chain on a loaded machine; the first example also waits for joins
         )
     on_topic = set()
     for topic, readers in READERS.items():
@@ -244,4 +245,5 @@ async def test_every_consumer_parks_any_hostile_message_and_handles_the_next_eve
     for name, svc in svcs.items():
         status = (await svc.http.get("/ops/status", headers=svc.auth("ops"))).json()
         for consumer, health in status["consumers"].items():
-            assert health["restarts"] == 0 and health["parked"] == 0, (name, consumer, health)
+            # Dead-lettered by its reader, not parked after its batch failed again and again.
+            assert health["parked"] == 0 and health["failing"] == {}, (name, consumer, health)
