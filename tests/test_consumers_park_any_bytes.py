@@ -197,3 +197,32 @@ async def test_dead_letters_kept_before_stay_readable_and_replayable(service, st
         replayed = await svc.http.post(f"/ops/dead-letters/{letter['id']}/replay", headers=svc.auth("ops"))
         assert replayed.status_code == 200 and replayed.json()["replayed"] is False
         assert "not UTF-8" in replayed.json()["reason"]  # the header read back as the bytes it was
+
+
+async def test_a_dead_letter_the_database_refuses_is_kept_by_its_coordinates_and_the_consumer_goes_on(
+    service, stack
+):
+    """Should the database refuse the dead letter's row anyway (here a constraint added for the test),
+    it is kept with its coordinates and reason only, in a savepoint, and the batch commits."""
+    async with service(chassis_app) as svc:
+        rt = svc.runtime
+        await rt.pool.execute(
+            "ALTER TABLE dead_letters ADD CONSTRAINT refuses_bytes CHECK (message_value IS NULL)"
+        )
+        topic = rt.settings.topic(topics.ONBOARDING)
+        sent = await send_on_every_partition(
+            stack.kafka.bootstrap, topic, key=b"k", value=b"\x00junk", headers=NUL_HEADER
+        )
+        response = await svc.http.post("/sheets", json={"integrator_id": "acme", "sender": "ops"})
+        assert response.status_code == 201, response.text
+
+        async def consumed() -> int:
+            n: int = await rt.pool.fetchval("SELECT count(*) FROM consumed")
+            return n
+
+        await eventually(consumed, what="the sheet after the refused dead letter consumed")
+        for letter in await dead_letters_of(svc, topic, sent):
+            assert letter["bytes_kept"] is False and decoded(letter) == (None, None, [])
+            assert "its bytes could not be kept: CheckViolationError" in letter["reason"], letter["reason"]
+        status = (await svc.http.get("/ops/status", headers=svc.auth("ops"))).json()
+        assert status["consumers"]["onboarding.echo"]["restarts"] == 0
