@@ -14,6 +14,7 @@ import re
 import statistics
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -187,3 +188,44 @@ async def test_an_unknown_address_and_a_wrong_password_get_the_same_answer(servi
 
 def _without_tokens(html: str) -> str:
     return re.sub(r'value="[A-Za-z0-9_-]{20,}"', 'value="TOKEN"', html)
+
+
+# --- finding 10: Content-Security-Policy ------------------------------------------------------------
+
+TEMPLATES = Path(web_app.__file__).parent / "templates"
+
+
+async def test_every_page_carries_a_strict_content_security_policy(service: Any) -> None:
+    async with service(web_app, run_reactions=False) as svc:
+        for path in (
+            "/login",
+            "/password-reset",
+            "/invitation/not.a.token",
+            "/no-such-page",
+            "/static/app.css",
+        ):
+            answer = await svc.http.get(path)
+            policy = answer.headers.get("content-security-policy", "")
+            directives = {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
+            assert directives.get("script-src") == ["'self'"], (path, policy)
+            assert directives.get("style-src") == ["'self'"], (path, policy)
+            assert directives.get("default-src") == ["'self'"], (path, policy)
+            assert directives.get("object-src") == ["'none'"], (path, policy)
+            assert directives.get("frame-ancestors") == ["'none'"], (path, policy)
+            assert directives.get("base-uri") == ["'self'"], (path, policy)
+            assert directives.get("form-action") == ["'self'"], (path, policy)
+            assert not any("unsafe" in value for values in directives.values() for value in values)
+
+
+def test_no_template_needs_an_inline_script_a_handler_or_a_style():
+    """What the policy would refuse in a browser (tests/browser fail on any reported violation)."""
+    inline = re.compile(
+        r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+\s*=|\shx-on|javascript:|js:",
+        re.IGNORECASE,
+    )
+    found = [
+        f"{path.relative_to(TEMPLATES)}: {match.group(0)!r}"
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        for match in inline.finditer(re.sub(r"\{#.*?#\}", "", path.read_text(), flags=re.DOTALL))
+    ]
+    assert found == []
