@@ -7,8 +7,12 @@ Chromium driven by Playwright.
 - `browser` (module) / `page` (per test): Debian's Chromium (`CHROMIUM` or /usr/bin/chromium),
   launched with `executable_path` — Playwright's own browser download is not reachable here.
 - `shoot(page, name)`: a screenshot in docs/screenshots/ (the README's gallery for reviewers).
-- `assert_accessible(page)`: axe-core (vendored from npm) injected into the page; no serious or
-  critical violation.
+- `assert_accessible(page)`: axe-core (vendored from npm) evaluated in the page (through the
+  DevTools protocol, which the Content-Security-Policy does not govern); no serious or critical
+  violation.
+- Every test fails on any Content-Security-Policy violation a page of it reports (the console's
+  "Content Security Policy" errors and `securitypolicyviolation` events, in every context made by
+  `page` or `new_page`): a page that needs an inline script or style would be broken for people.
 """
 
 from __future__ import annotations
@@ -49,6 +53,33 @@ PASSWORD = "correct horse battery staple"  # noqa: S105 (a test person's)
 AUTH_SECRET = ServiceSettings.model_fields["auth_secret"].default.get_secret_value()
 
 _counter = itertools.count(1)
+
+#: The CSP violations the pages of the running test reported (checked and cleared after each test).
+CSP_VIOLATIONS: list[str] = []
+#: Runs in every page before its own scripts (DevTools-injected: not subject to the policy).
+_REPORT_VIOLATIONS = (
+    "document.addEventListener('securitypolicyviolation', e => console.error("
+    "'CSP violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI + ' at ' + e.sourceFile + ':' + e.lineNumber))"
+)
+
+
+def _watch_csp(context: Any) -> Any:
+    def seen(message: Any) -> None:
+        text = message.text
+        if "Content Security Policy" in text or text.startswith("CSP violation"):
+            CSP_VIOLATIONS.append(f"{message.location.get('url', '?')}: {text}")
+
+    context.add_init_script(_REPORT_VIOLATIONS)
+    context.on("console", seen)
+    return context
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violation() -> Iterator[None]:
+    CSP_VIOLATIONS.clear()
+    yield
+    found, CSP_VIOLATIONS[:] = list(CSP_VIOLATIONS), []
+    assert not found, "Content-Security-Policy violations:\n" + "\n".join(found)
 
 
 @dataclass
@@ -254,7 +285,7 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh browser context (no cookies) in French, the platform's default language. Use
     `new_page(browser, "en")` for another language or a second person."""
-    context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
+    context = _watch_csp(browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900}))
     context.set_default_timeout(15_000)
     page = context.new_page()
     try:
@@ -264,7 +295,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def new_page(browser: Any, locale: str = "fr-FR") -> Any:
-    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+    context = _watch_csp(browser.new_context(locale=locale, viewport={"width": 1280, "height": 900}))
     context.set_default_timeout(15_000)
     return context.new_page()
 
@@ -279,7 +310,8 @@ def shoot(page: Any, name: str) -> Path:
 
 def assert_accessible(page: Any) -> None:
     """axe-core on the page as it is: no serious or critical violation (WCAG 2 A/AA rules)."""
-    page.add_script_tag(path=str(AXE))
+    # Not a <script> tag: the page's policy (script-src 'self') would refuse an injected one.
+    page.evaluate(AXE.read_text())
     result = page.evaluate(
         "async () => await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'best-practice']}})"
     )

@@ -136,18 +136,6 @@ def test_an_account_with_a_password_is_not_invited_again():
     assert invite(accounts.fold(history)) == []
 
 
-def test_the_fifth_wrong_password_in_a_row_locks_the_account_for_a_while():
-    account = accounts.fold([invited()])
-    assert accounts.after_failed_sign_in(account, failures_in_a_row=4, now=NOW) == []
-    [locked] = accounts.after_failed_sign_in(account, failures_in_a_row=5, now=NOW)
-    assert isinstance(locked, PortalAccountLocked)
-    after = accounts.fold([invited(), locked])
-    assert accounts.is_locked(after, NOW + timedelta(minutes=14))
-    assert not accounts.is_locked(after, NOW + accounts.LOCK_DURATION)
-    # Already locked: no second lock event while it lasts.
-    assert accounts.after_failed_sign_in(after, failures_in_a_row=6, now=NOW) == []
-
-
 def test_setting_a_password_unlocks_the_account():
     token = uuid4()
     locked = PortalAccountLocked(user_id=USER, failed_attempts=5, locked_until=NOW + timedelta(minutes=15))

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, params
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -227,7 +227,7 @@ def _untranslatable_in(value: Any, loc: tuple[Any, ...]) -> list[dict[str, Any]]
 
 async def refuse_untranslatable_text(request: Request) -> None:
     """Every service, every route: a NUL (`\\u0000`, `%00`) or a lone surrogate in a path parameter,
-    a declared query parameter or a JSON body is a 422 naming the field — not a 500 from the database
+    a declared query parameter, a form field or a JSON body is a 422 naming the field — not a 500 from the database
     (which refuses such text) after the request was half handled."""
     errors = []
     for name, value in request.path_params.items():
@@ -236,6 +236,15 @@ async def refuse_untranslatable_text(request: Request) -> None:
     for param in getattr(dependant, "query_params", ()):
         for value in request.query_params.getlist(param.alias):
             errors += _untranslatable_in(value, ("query", param.alias))
+    if any(
+        isinstance(getattr(f, "field_info", None), params.Form) for f in getattr(dependant, "body_params", ())
+    ):
+        # A route that takes a form (the web front's pages, uploads): the framework has parsed it
+        # already (cached), so every field is checked here once, names included, for every form.
+        form = await request.form()
+        for name, value in form.multi_items():
+            text = value if isinstance(value, str) else (getattr(value, "filename", None) or "")
+            errors += _untranslatable_in(name, ("body", name)) + _untranslatable_in(text, ("body", name))
     if request.headers.get("content-type", "").startswith("application/json"):
         body = await request.body()  # already read by the framework: cached
         if b"\\u" in body:  # in valid JSON, NUL and surrogates only come escaped

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The secrets a developer's `make run` and the tests use. Public (they are in the code): a service
@@ -63,6 +64,15 @@ class ServiceSettings(BaseSettings):
     http_keep_alive_seconds: float = Field(default=5.0, ge=1)
     #: Connections or requests at once past which the service answers 503 (HTTP_MAX_CONNECTIONS).
     http_max_connections: int = Field(default=1000, ge=1)
+    #: Connections at once from one client address (HTTP_MAX_CONNECTIONS_PER_CLIENT; an IPv6 client
+    #: is its /64): past it, that client's new connections get a 503 and are closed, so one client
+    #: holding sockets cannot use up HTTP_MAX_CONNECTIONS for everyone. Trusted proxies are exempt
+    #: (their own per-client limit applies: the ingress's `limit-connections`).
+    http_max_connections_per_client: int = Field(default=100, ge=1)
+    #: The proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed (TRUSTED_PROXIES):
+    #: comma-separated addresses or CIDR ranges. Empty (the default, and `make run`): no proxy, the
+    #: peer of the connection is the client, and a forwarded header changes nothing.
+    trusted_proxies: str = ""
     auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
     link_signing_secret: SecretStr = SecretStr(DEV_LINK_SIGNING_SECRET)
     #: A developer's machine (DEV_MODE): `make run` and the tests set it. Only then may a service
@@ -101,6 +111,23 @@ class ServiceSettings(BaseSettings):
     metrics_enabled: bool = True
     #: How often the gauges that need a query (lags, dead letters, business figures) are recomputed.
     metrics_refresh_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        """Only addresses and ranges: uvicorn would take a misspelt entry as a literal host name that
+        never matches, and the proxy's clients would all be one address, silently."""
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as bad:
+                raise ValueError(f"TRUSTED_PROXIES: {entry!r} is not an address or a CIDR range") from bad
+        return ",".join(entries)
+
+    @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(e, strict=False) for e in self.trusted_proxies.split(",") if e]
 
     @model_validator(mode="after")
     def _kafka_sasl_is_complete(self) -> ServiceSettings:

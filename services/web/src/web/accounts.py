@@ -2,7 +2,8 @@
 
 An account is one stream per person (`user-<id>`). It is invited (an integrator's contact, or a staff
 member added by the command line), sets a password through a single-use link, may ask for a reset,
-and is locked for a while after too many wrong passwords in a row. The password itself is not an
+and was locked for a while after too many wrong passwords in a row by earlier versions (wrong
+passwords now slow the client that types them: `web.backoff`). The password itself is not an
 event: the service keeps its hash beside the log (see `web.store`).
 """
 
@@ -27,10 +28,6 @@ from contracts.events.web import (
     PortalRole,
     PortalUserInvited,
 )
-
-#: Wrong passwords in a row before the account is locked, and for how long.
-MAX_FAILED_ATTEMPTS = 5
-LOCK_DURATION = timedelta(minutes=15)
 
 
 def address_problem(email: str) -> str | None:
@@ -183,19 +180,9 @@ def request_reset(
 
 
 def is_locked(account: Account, now: datetime) -> bool:
+    """An account locked by the sign-in of an earlier version (`PortalAccountLocked` stays in the
+    log). Sign-in no longer locks, nor asks this: a lock let anyone lock anyone out (web.backoff)."""
     return account.locked_until is not None and now < account.locked_until
-
-
-def after_failed_sign_in(account: Account, *, failures_in_a_row: int, now: datetime) -> list[DomainEvent]:
-    """Given `failures_in_a_row` wrong passwords (this one included), then the account is locked at
-    the limit — for a while, so that a guesser is slowed and the person can come back."""
-    if failures_in_a_row < MAX_FAILED_ATTEMPTS or is_locked(account, now):
-        return []
-    return [
-        PortalAccountLocked(
-            user_id=account.user_id, failed_attempts=failures_in_a_row, locked_until=now + LOCK_DURATION
-        )
-    ]
 
 
 def change_locale(account: Account, locale: Locale) -> list[DomainEvent]:

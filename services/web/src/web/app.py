@@ -29,6 +29,7 @@ from contracts.events.common import Locale
 from contracts.events.web import PortalRole
 from web import accounts, commands, store
 from web.backends import Backends, Refused, ServiceDown
+from web.backoff import SignInBackoff
 from web.i18n import _
 from web.pages import console, portal, public
 from web.pages.common import NotSignedIn, PageContext, login_redirect, render
@@ -165,6 +166,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRunt
         settings.auth_secret.get_secret_value(),
     )
     runtime.extras["backends"] = backends
+    runtime.extras["sign_in_backoff"] = SignInBackoff()
     runtime.on_stop.append(backends.close)
     app = runtime.http_app
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import structlog
 from uuid_utils import uuid7
 
 from chassis.links import verify_link_token
@@ -23,6 +24,8 @@ from web.aggregates import ACCOUNT
 #: The purposes the notifier signs these links with (notifier.mailer).
 INVITATION = "portal_invitation"
 PASSWORD_RESET = "password_reset"  # noqa: S105 (a purpose, not a secret)
+
+log = structlog.get_logger()
 
 
 def _uuid() -> UUID:
@@ -137,8 +140,22 @@ async def set_password(runtime: Any, holder: LinkHolder, password: str) -> UUID:
     return user_id
 
 
+def request_reset_later(runtime: Any, email: str) -> None:
+    """Ask for a reset link off the request: the answer goes before the address is even looked up,
+    so it takes the same time whether or not the address has an account (a reset for a known address
+    took twice as long: the event appended). Kept until done (the runtime waits for it at stop)."""
+
+    async def request() -> None:
+        try:
+            await request_reset(runtime, email)
+        except Exception:  # off the request: nobody else would see it
+            log.exception("password_reset_request_failed")
+
+    runtime.run_after_commit(request)
+
+
 async def request_reset(runtime: Any, email: str) -> None:
-    """A reset link to the address if it has an account; the same answer either way (no enumeration)."""
+    """A reset link to the address if it has an account (the notifier emails it); nothing otherwise."""
     async with runtime.unit_of_work() as uow:
         loaded = await _account_of(uow, email)
         if loaded is None or loaded.state is None:
@@ -157,36 +174,30 @@ async def request_reset(runtime: Any, email: str) -> None:
 class SignIn:
     user_id: UUID | None = None
     session_id: str | None = None
-    locked_until: Any = None
+
+
+#: Stands for the account of an unknown address in the hash lookup (no account has it).
+_NOBODY = UUID(int=0)
 
 
 async def sign_in(runtime: Any, email: str, password: str) -> SignIn:
-    """A session for the right password. Wrong ones are counted; at the limit the account locks."""
+    """A session for the right password; nothing else for a wrong one or an unknown address — the
+    same answer, the same work (a hash lookup and an argon2 verification, against a dummy hash for
+    an unknown address), so neither the answer nor its time says whether the account exists.
+    Wrong passwords are slowed per client (web.backoff), not by locking the account: a lock let
+    anyone lock anyone out, and answered 423 only for existing accounts."""
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:  # reads only
         loaded = await _account_of(uow, email)
-    if loaded is None or loaded.state is None:
-        await store.password_matches(None, password)  # the same time as a wrong password
+    account = loaded.state if loaded is not None else None
+    user_id = account.user_id if account is not None else _NOBODY
+    password_hash = await store.password_hash_of(runtime.pool, user_id)
+    if account is None or not await store.password_matches(password_hash, password):
+        if account is None:
+            await store.password_matches(None, password)  # the same argon2 work as a wrong password
         return SignIn()
-    account, user_id = loaded.state, loaded.state.user_id
-    if accounts.is_locked(account, now):
-        return SignIn(user_id=user_id, locked_until=account.locked_until)
-    if not await store.password_matches(await store.password_hash_of(runtime.pool, user_id), password):
-        # A transaction: the failure count (not an event) and the lock it may cause change together;
-        # the count's SQL runs on the unit of work's connection, in that transaction.
-        async with runtime.unit_of_work(transaction=True) as uow:
-            failures = await store.count_failure(uow.conn, user_id, now)
-            loaded = await uow.load(ACCOUNT, str(user_id))
-            assert loaded.state is not None
-            events = accounts.after_failed_sign_in(loaded.state, failures_in_a_row=failures, now=now)
-            if events:
-                _append(uow, loaded, events)
-                await store.clear_failures(uow.conn, user_id)
-                return SignIn(user_id=user_id, locked_until=events[0].locked_until)  # type: ignore[attr-defined]
-        return SignIn(user_id=user_id)
     # No event: only the secrets beside the log (web.store).
     async with runtime.pool.acquire() as conn, conn.transaction():
-        await store.clear_failures(conn, user_id)
         session_id = await store.open_session(
             conn, user_id, now, timedelta(hours=runtime.settings.session_hours)
         )

@@ -1,4 +1,4 @@
-"""What the web front keeps beside its log: password hashes, sessions, sign-in failures.
+"""What the web front keeps beside its log: password hashes and sessions.
 
 None of these are events, on purpose: a password hash or a session id must never travel on Kafka or
 stay forever in an append-only log. They are secrets of this service alone, written in the same
@@ -25,8 +25,9 @@ MIGRATIONS = [
     " id_hash bytea PRIMARY KEY, user_id uuid NOT NULL, created_at timestamptz NOT NULL,"
     " expires_at timestamptz NOT NULL)",
     "CREATE INDEX IF NOT EXISTS web_sessions_user ON web_sessions (user_id)",
-    "CREATE TABLE IF NOT EXISTS web_sign_in_failures ("
-    " user_id uuid PRIMARY KEY, in_a_row int NOT NULL, last_at timestamptz NOT NULL)",
+    # Wrong passwords were counted here per account, to lock it; they slow their client now, in
+    # memory (web.backoff): a lock let anyone lock anyone out.
+    "DROP TABLE IF EXISTS web_sign_in_failures",
     # The `web_addresses` view came after the accounts: on the first start after the upgrade, while
     # it is empty, it is filled from `web_users` (the rows a rebuild gives), so that no address gets
     # a second account. Idempotent: it does nothing once the view has a row.
@@ -99,7 +100,6 @@ async def keep_password(conn: Any, user_id: UUID, password_hash: str, now: datet
         password_hash,
         now,
     )
-    await conn.execute("DELETE FROM web_sign_in_failures WHERE user_id = $1", user_id)
 
 
 async def password_hash_of(conn: Any, user_id: UUID) -> str | None:
@@ -107,19 +107,3 @@ async def password_hash_of(conn: Any, user_id: UUID) -> str | None:
         "SELECT password_hash FROM web_credentials WHERE user_id = $1", user_id
     )
     return value
-
-
-async def count_failure(conn: Any, user_id: UUID, now: datetime) -> int:
-    """One more wrong password in a row; returns how many in a row now."""
-    count: int = await conn.fetchval(
-        "INSERT INTO web_sign_in_failures (user_id, in_a_row, last_at) VALUES ($1, 1, $2) "
-        "ON CONFLICT (user_id) DO UPDATE SET in_a_row = web_sign_in_failures.in_a_row + 1, last_at = $2 "
-        "RETURNING in_a_row",
-        user_id,
-        now,
-    )
-    return count
-
-
-async def clear_failures(conn: Any, user_id: UUID) -> None:
-    await conn.execute("DELETE FROM web_sign_in_failures WHERE user_id = $1", user_id)

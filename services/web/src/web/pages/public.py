@@ -16,6 +16,7 @@ from contracts.errors import Refusal
 from contracts.events.common import Locale
 from web import accounts, commands, i18n
 from web.backends import Refused
+from web.backoff import SignInBackoff
 from web.i18n import _
 from web.pages.common import (
     LANG_COOKIE,
@@ -110,21 +111,23 @@ async def login(
     limit = runtime.settings.rate_limit_sign_in
     if limited := too_many(request, "sign-in", limit, "login.html", next=safe_next(next), email=email):
         return limited
-    result = await commands.sign_in(runtime, email, password)
-    if result.locked_until is not None:
-        return render(
+    backoff: SignInBackoff = runtime.extras["sign_in_backoff"]
+    client, now = client_address(request), runtime.clock.now().timestamp()
+    if wait := backoff.wait(email, client, now):
+        # Before any lookup: the same for an address with or without an account.
+        response = render(
             request,
             "login.html",
-            status_code=423,
+            status_code=429,
             next=safe_next(next),
             email=email,
-            error=_(
-                "This account is locked after too many wrong passwords, until %(when)s. "
-                "You can also choose a new password with “Forgot your password?”.",
-                when=i18n.when(result.locked_until, "short"),
-            ),
+            error=_("Too many attempts from your address. Try again in %(s)s seconds.", s=wait),
         )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    result = await commands.sign_in(runtime, email, password)
     if result.session_id is None:
+        backoff.failed(email, client, now)
         return render(
             request,
             "login.html",
@@ -133,6 +136,7 @@ async def login(
             email=email,
             error=_("Wrong email or password."),
         )
+    backoff.succeeded(email, client)
     row = await runtime.projections.get("web_users", str(result.user_id))
     target = safe_next(next)
     if target == "/" and row is not None:
@@ -261,7 +265,7 @@ async def request_reset(request: Request, email: Annotated[str, Form(max_length=
     if limited := too_many(request, "sign-in", runtime.settings.rate_limit_sign_in, "reset_request.html"):
         return limited
     if accounts.address_problem(email) is None:  # no account has any other: no lookup for it
-        await commands.request_reset(runtime, email)
+        commands.request_reset_later(runtime, email)  # after the answer, whatever the address
     # The same answer whether or not the address has an account: nobody learns who has one.
     return render(request, "reset_requested.html", email=email)
 
