@@ -23,7 +23,7 @@ from notifier import app as notifier_app
 from onboarding import app as onboarding_app
 from platform_cli.samples import registration
 from sim_logistics import app as sims_app
-from tests.support.hand_published import publish, register, registration_of
+from tests.support.hand_published import publish, publish_envelope, register, registration_of
 from tests.support.waiting import eventually
 from web import app as web_app
 
@@ -234,6 +234,7 @@ async def test_a_set_password_link_is_mailed_only_for_the_ism_delivery_that_foll
         notifier = svcs["notifier"]
         settings = notifier.runtime.settings
         await register(settings, company)
+        await eventually(lambda: emails_of(notifier, company), what="the welcome email")
         # A forged delivery of an ISM whose SIMs were never delivered: no link.
         await publish(settings, ism_delivered(company), company)
         reasons = await eventually(
@@ -265,3 +266,29 @@ async def test_a_set_password_link_is_mailed_only_for_the_ism_delivery_that_foll
         refused = await eventually(lambda: dead_letters(notifier, "second ISMDelivered"), what="refused")
         assert company in refused[0]
         assert (await templates()).count("ism_delivered") == 1
+
+
+async def test_a_consumer_older_than_the_rule_learns_its_integrators_from_the_relays_republish(
+    platform: Any, sink: Any, mail_port: int
+) -> None:
+    """A notifier that handled a registration before its trust table existed (an upgraded
+    deployment: inbox row, no fact) learns it again when the relay republishes it, as `make run`'s
+    relays do after each start: the integrator's later events are mailed, not held."""
+    company = f"acme-{uuid4().hex[:8]}"
+    async with platform([notifier_app], **notifier_settings(mail_port)) as svcs:
+        notifier = svcs["notifier"]
+        settings = notifier.runtime.settings
+        registered = await register(settings, company)
+        await eventually(lambda: emails_of(notifier, company), what="the welcome email")
+        await notifier.runtime.pool.execute("DELETE FROM believed_facts WHERE integrator_id = $1", company)
+        notifier.runtime.runner_for("notifier.emails").believer._facts.clear()
+        await publish_envelope(settings, registered)  # the republish: a duplicate in the inbox
+        await publish(
+            settings, DossierItemAccepted(item=DossierItem.LOGO, file=LOGO, accepted_by="ops"), company
+        )
+
+        async def mailed() -> list[str] | None:
+            templates = sorted(e["template"] for e in await emails_of(notifier, company))
+            return templates if "dossier_item_accepted" in templates else None
+
+        assert await eventually(mailed, what="the later event mailed") == ["dossier_item_accepted", "welcome"]

@@ -452,6 +452,8 @@ class ReactionRunner:
                     if rec.envelope.event_id not in fresh:
                         span.set_attribute("inbox.duplicate", True)
                         self._outcomes[message.topic, "duplicate"] += 1
+                        if self.believer is not None:
+                            await self.believer.seen_again(conn, rec)
                         continue
                     fresh.discard(rec.envelope.event_id)  # the same event twice in one batch: once
                     corr = context.correlation_id.set(rec.envelope.correlation_id)
@@ -504,6 +506,8 @@ class ReactionRunner:
                             if not fresh:
                                 span.set_attribute("inbox.duplicate", True)
                                 self._outcomes[message.topic, "duplicate"] += 1
+                                if self.believer is not None:
+                                    await self.believer.seen_again(conn, rec)
                                 return None
                             await self._handle_event(uow, message, rec)
                             await uow.flush()

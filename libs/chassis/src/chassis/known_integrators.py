@@ -195,9 +195,33 @@ class Believer:
         await self._believe(uow.conn, rec, facts)
         if envelope.event_type in self.handles:
             await self.handler(uow, rec)
-        if envelope.event_type in self.releasing:
+        if envelope.event_type in self.releasing and await self._holds(uow.conn, integrator_id):
             await uow.flush()  # what its handler appended is what the released ones read
             await self.release(uow, integrator_id)
+
+    async def seen_again(self, conn: Conn, rec: Recorded) -> None:
+        """A message its inbox says was handled before (a redelivery, a relay's republish): if it is
+        a fact the rule keeps, it is kept — a consumer whose facts table is newer than its inbox
+        learns them from the republish instead of holding every later event."""
+        envelope = rec.envelope
+        if envelope.event_type not in self.recorded or envelope.integrator_id in self.not_integrators:
+            return
+        await conn.execute(
+            "INSERT INTO believed_facts (consumer, integrator_id, event_type, event_id) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            self.consumer,
+            envelope.integrator_id,
+            envelope.event_type,
+            envelope.event_id,
+        )
+
+    async def _holds(self, conn: Conn, integrator_id: str) -> bool:
+        held: bool = await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM held_messages WHERE consumer = $1 AND integrator_id = $2)",
+            self.consumer,
+            integrator_id,
+        )
+        return held
 
     def _waiting_for(self, event_type: str, facts: Mapping[str, Any]) -> str | None:
         if event_type != self.registration and self.registration not in facts:
@@ -302,7 +326,12 @@ class Believer:
             progressed = False
             for row in rows:
                 facts = await self._facts_of(conn, integrator_id, row["event_type"])
-                if self._waiting_for(row["event_type"], facts) is not None:
+                waiting_for = self._waiting_for(row["event_type"], facts)
+                if waiting_for is not None:
+                    if waiting_for != row["waiting_for"]:  # registered now, but waits for another fact
+                        await conn.execute(
+                            "UPDATE held_messages SET waiting_for = $2 WHERE id = $1", row["id"], waiting_for
+                        )
                     continue
                 await conn.execute("DELETE FROM held_messages WHERE id = $1", row["id"])
                 progressed = True
