@@ -18,6 +18,7 @@ from contracts.events.ism_provisioning import ISMDelivered
 from contracts.events.onboarding import DossierItemAccepted
 from contracts.events.sim_logistics import SimsDelivered
 from contracts.events.support import Channel, Requester, TicketOpened
+from contracts.events.web import PortalRole, PortalUserInvited
 from ism_provisioning import app as ism_app
 from notifier import app as notifier_app
 from onboarding import app as onboarding_app
@@ -118,7 +119,10 @@ async def test_an_event_read_before_its_integrators_registration_waits_for_it(
 ) -> None:
     integrator_id = f"late-{uuid4().hex[:8]}"
     async with platform(
-        [notifier_app, ism_app], **notifier_settings(mail_port), held_events_check_seconds=0.1
+        [notifier_app, ism_app],
+        **notifier_settings(mail_port),
+        held_events_check_seconds=0.1,
+        metrics_refresh_seconds=0.2,
     ) as svcs:
         notifier, ism = svcs["notifier"], svcs["ism-provisioning"]
         settings = notifier.runtime.settings
@@ -132,6 +136,12 @@ async def test_an_event_read_before_its_integrators_registration_waits_for_it(
         shown = await eventually(lambda: held(notifier, "notifier.emails"), what="held by the notifier")
         assert shown["held"] == 1 and shown["oldest_held_seconds"] >= 0 and shown["oldest_held_at"]
         await eventually(lambda: held(ism, "ism-provisioning.upstream"), what="held by the ISM")
+
+        async def gauge() -> bool:
+            text = (await notifier.http.get("/metrics")).text
+            return 'platform_held_events{consumer="notifier.emails"} 1.0' in text
+
+        await eventually(gauge, what="the held event in the metrics")
         # Held, not acted on: no email, no fact recorded by the ISM.
         assert await emails_of(notifier, integrator_id) == []
         assert await ism.runtime.read_stream(f"ism-{integrator_id}") == []
@@ -219,6 +229,45 @@ async def test_a_ticket_requester_the_integrators_contacts_do_not_vouch_for_is_n
         r = await notifier.http.get(f"/events/{forged.event_id}/emails", headers=notifier.auth("ops"))
         assert r.json()["emails"] == []
         assert all("eve@outside.example" not in e["recipients"] for e in await emails_of(notifier, company))
+
+
+async def test_a_portal_invitation_goes_to_no_one_the_integrators_contacts_do_not_vouch_for(
+    platform: Any, sink: Any, mail_port: int
+) -> None:
+    company = f"acme-{uuid4().hex[:8]}"
+    async with platform([notifier_app], **notifier_settings(mail_port)) as svcs:
+        notifier = svcs["notifier"]
+        settings = notifier.runtime.settings
+        await register(settings, company)  # its contact: alice@acme.example
+
+        def invited(email: str) -> PortalUserInvited:
+            return PortalUserInvited(
+                user_id=uuid4(),
+                email=email,
+                name="Someone",
+                role=PortalRole.INTEGRATOR,
+                integrator_id=company,
+                invitation_token_id=uuid4(),
+                invitation_expires_at=datetime.now(UTC) + timedelta(days=7),
+                invited_by="onboarding",
+            )
+
+        forged = await publish(settings, invited(MALLORY.email), company)
+        genuine = await publish(settings, invited("alice@acme.example"), company)
+
+        async def invitation_mailed() -> list[dict[str, Any]] | None:
+            r = await notifier.http.get(f"/events/{genuine.event_id}/emails", headers=notifier.auth("ops"))
+            return r.json()["emails"] or None
+
+        assert [e["recipients"] for e in await eventually(invitation_mailed, what="the contact invited")] == [
+            ["alice@acme.example"]
+        ]
+        reasons = await eventually(
+            lambda: dead_letters(notifier, "the person is not one of"), what="the outside invitee refused"
+        )
+        assert "portal_invitation" in reasons[0]
+        r = await notifier.http.get(f"/events/{forged.event_id}/emails", headers=notifier.auth("ops"))
+        assert r.json()["emails"] == []
 
 
 async def test_a_set_password_link_is_mailed_only_for_the_ism_delivery_that_follows_the_sims(

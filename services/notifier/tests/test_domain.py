@@ -249,3 +249,27 @@ def test_a_ticket_requester_the_contacts_do_not_vouch_for_is_refused_never_maile
     assert refused.value.code == "requester_not_a_contact"
     with pytest.raises(CommandRefused):
         note_requester([], opened(), uuid4(), None)  # no contacts known: nobody vouches
+
+
+def test_a_person_named_by_an_integrators_event_is_mailed_only_if_its_contacts_vouch_for_them():
+    from contracts.events.web import STAFF
+    from notifier.domain.recipients import recipients_for
+
+    contacts = contacts_from(note_contacts([], registered(), uuid4()))
+    [rule] = MAPPING["PortalUserInvited"]
+
+    def to(email: str, integrator_id: str = ACME):
+        return recipients_for(
+            rule,
+            integrator_id=integrator_id,
+            integrator=contacts,
+            ticket=None,
+            ops_email="ops@x.example",
+            payload={"email": email, "name": "N"},
+        )
+
+    assert [r.address for r in to("new.person@acme.example")] == ["new.person@acme.example"]
+    with pytest.raises(CommandRefused):
+        to("mallory@evil.example")
+    # Staff invitations name no integrator: not the contacts' business.
+    assert [r.address for r in to("anne@vendor.example", STAFF)] == ["anne@vendor.example"]

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import structlog
 from aiokafka import ConsumerRecord
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from chassis import context
 from chassis.db import Conn
@@ -457,4 +458,25 @@ async def held_status(runtime: ServiceRuntime) -> dict[str, dict[str, Any]]:
     }
 
 
-__all__ = ["SCHEMA", "Believer", "KnownIntegrators", "check_forever", "held_status"]
+async def held_gauges(runtime: ServiceRuntime) -> list[Metric]:
+    """The held events as gauges (chassis.metrics): how many, and how long the oldest has waited."""
+    held = GaugeMetricFamily(
+        "platform_held_events",
+        "Events held for their integrator's registration, by consumer.",
+        labels=["consumer"],
+    )
+    oldest = GaugeMetricFamily(
+        "platform_held_event_oldest_seconds",
+        "How long the oldest held event has waited for its integrator's registration, by consumer.",
+        labels=["consumer"],
+    )
+    status = await held_status(runtime)
+    for runner in runtime.runners:
+        if runner.believer is not None:
+            shown = status.get(runner.consumer_name, {})
+            held.add_metric([runner.consumer_name], float(shown.get("held", 0)))
+            oldest.add_metric([runner.consumer_name], float(shown.get("oldest_held_seconds", 0.0)))
+    return [held, oldest]
+
+
+__all__ = ["SCHEMA", "Believer", "KnownIntegrators", "check_forever", "held_gauges", "held_status"]

@@ -181,6 +181,7 @@ class ServiceRuntime:
             self.subscriber = ReactionsSubscriber(self, self.runners)
             self.subscriber.start()
             if any(runner.believer is not None for runner in self.runners):
+                self.metrics.add_gauges(known_integrators.held_gauges)
                 self._tasks.append(
                     asyncio.create_task(known_integrators.check_forever(self), name="held-events:check")
                 )

@@ -17,6 +17,7 @@ from contracts.events.common import Contact, Locale
 from contracts.events.notifier import IntegratorContactsNoted, TicketRequesterNoted
 from contracts.events.onboarding import IntegratorContactsUpdated, IntegratorRegistered
 from contracts.events.support import TicketOpened
+from contracts.events.web import STAFF
 from notifier.domain.mapping import Audience, EmailRule
 
 
@@ -174,6 +175,14 @@ def recipients_for(
         person = payload or {}
         if not person.get("email"):
             raise NotFound(f"the event names no person to write to ({rule.template})", field="email")
+        # An integrator's user is one of its contacts (web invites them from the registration):
+        # a link to its portal goes to no one the contacts do not vouch for.
+        if integrator_id != STAFF and not vouched_for(integrator, str(person["email"])):
+            raise CommandRefused(
+                f"the person is not one of the integrator's contacts (nor at their domain): not mailed ({rule.template})",
+                field="email",
+                code="person_not_a_contact",
+            )
         return [
             Recipient(str(person["email"]), str(person.get("name") or ""), Locale(person.get("locale", "fr")))
         ]
