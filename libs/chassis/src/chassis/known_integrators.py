@@ -188,17 +188,22 @@ class Believer:
             if envelope.event_type in self.handles:
                 await self.handler(uow, rec)
             return
-        facts = await self._facts_of(uow.conn, integrator_id, envelope.event_type)
+        # The registration waits for nothing: its own upsert tells whether it is the first one.
+        may_wait = envelope.event_type != self.registration or envelope.event_type in self.after
+        facts = await self._facts_of(uow.conn, integrator_id, envelope.event_type) if may_wait else {}
         waiting_for = self._waiting_for(envelope.event_type, facts)
         if waiting_for is not None:
             await self._hold(uow.conn, message, rec, waiting_for)
             return
-        await self._believe(uow.conn, rec, facts)
+        holds = await self._believe(uow.conn, rec, facts)
         if envelope.event_type in self.handles:
             await self.handler(uow, rec)
-        if envelope.event_type in self.releasing and await self._holds(uow.conn, integrator_id):
-            await uow.flush()  # what its handler appended is what the released ones read
-            await self.release(uow, integrator_id)
+        if envelope.event_type in self.releasing:
+            if holds is None:
+                holds = await self._holds(uow.conn, integrator_id)
+            if holds:
+                await uow.flush()  # what its handler appended is what the released ones read
+                await self.release(uow, integrator_id)
 
     async def seen_again(self, conn: Conn, rec: Recorded) -> None:
         """A message its inbox says was handled before (a redelivery, a relay's republish): if it is
@@ -257,22 +262,30 @@ class Believer:
             self._facts[integrator_id] = committed
         return {row["event_type"]: row["event_id"] for row in rows}
 
-    async def _believe(self, conn: Conn, rec: Recorded, facts: dict[str, Any]) -> None:
+    async def _believe(self, conn: Conn, rec: Recorded, facts: dict[str, Any]) -> bool | None:
+        """Keep the fact (or refuse a second one of a `once` type). Returns whether the integrator
+        has held messages when the fact was written now (asked in the same round trip), else None."""
         envelope = rec.envelope
         event_type = envelope.event_type
         if event_type not in self.recorded:
-            return
+            return None
         first = facts.get(event_type)
+        holds = None
         if first is None:
-            first = await conn.fetchval(
-                "INSERT INTO believed_facts (consumer, integrator_id, event_type, event_id) "
+            # The first one's id (this one's, or an earlier one's) and whether anything waits.
+            row = await conn.fetchrow(
+                "WITH believed AS (INSERT INTO believed_facts (consumer, integrator_id, event_type, event_id) "
                 "VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, integrator_id, event_type) DO UPDATE "
-                "SET event_type = EXCLUDED.event_type RETURNING event_id",
+                "SET event_type = EXCLUDED.event_type RETURNING event_id) "
+                "SELECT (SELECT event_id FROM believed) AS first, EXISTS (SELECT 1 FROM held_messages "
+                "WHERE consumer = $1 AND integrator_id = $2) AS holds",
                 self.consumer,
                 envelope.integrator_id,
                 event_type,
                 envelope.event_id,
             )
+            assert row is not None
+            first, holds = row["first"], bool(row["holds"])
             facts[event_type] = first
         if first != envelope.event_id and event_type in self.once:
             what = f"registration ({event_type})" if event_type == self.registration else event_type
@@ -282,6 +295,7 @@ class Believer:
                 field="integrator_id",
                 code="second_first_event",
             )
+        return holds
 
     async def _hold(
         self, conn: Conn, message: ConsumerRecord[bytes, bytes], rec: Recorded, waiting_for: str
