@@ -56,9 +56,10 @@ async def test_a_forged_second_registration_is_dead_lettered_and_the_contacts_st
         await upstream.publish(registered(contacts=[forger]))
         dead = await eventually(lambda: _dead_letters(svc, 1), what="the forged registration dead-lettered")
         assert len(dead) == 1 and "second registration" in dead[0]["reason"], dead
-        # Later emails still go to the integrator's real contacts.
+        # Later emails still go to the integrator's real contacts (the ISM is delivered after the SIMs).
+        await upstream.publish(mapped_events()["SimsDelivered"])
         delivered = await upstream.publish(mapped_events()["ISMDelivered"])
-        await eventually(lambda: _sent(svc, 4), what="the ISM delivery emails")
+        await eventually(lambda: _sent(svc, 6), what="the SIM and ISM delivery emails")
         r = await svc.http.get(f"/events/{delivered.event_id}/emails", headers=svc.auth("ops"))
         assert sorted(e["recipients"][0] for e in r.json()["emails"]) == [
             "alice@acme.example",
@@ -78,8 +79,9 @@ async def test_a_far_link_expiry_in_an_event_is_capped_at_the_notifiers_setting(
         forged = mapped_events()["ISMDelivered"].model_copy(
             update={"set_password_expires_at": NOW + timedelta(days=3650)}
         )
+        await upstream.publish(mapped_events()["SimsDelivered"])  # the ISM is delivered after the SIMs
         await upstream.publish(forged)
-        await eventually(lambda: _sent(svc, 4), what="welcome and ISM delivery emails")
+        await eventually(lambda: _sent(svc, 6), what="welcome, SIM and ISM delivery emails")
         ism = next(m for m in mailbox(sink).values() if m["X-Notifier-Template"] == "ism_delivered")
         text = ism.get_body(preferencelist=("plain",)).get_content()
         token = re.search(r"set-password\?token=([A-Za-z0-9_\-.]+)", text).group(1)

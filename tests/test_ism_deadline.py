@@ -24,7 +24,7 @@ async def test_the_ism_not_delivered_after_the_sims_goes_overdue_once(service: A
         async def types() -> list[str]:
             return [r.envelope.event_type for r in await svc.runtime.read_stream(domain.stream_id(ACME))]
 
-        async with Upstream(svc.runtime.settings, ACME, producer="sim-logistics") as sims:
+        async with Upstream(svc.runtime.settings, ACME, producer="sim-logistics", registered=True) as sims:
             delivered = SimsDelivered(
                 quantity=2,
                 iccid_first="89330123456700000018",

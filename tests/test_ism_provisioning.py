@@ -25,6 +25,7 @@ from contracts.events.onboarding import DossierItemAccepted
 from contracts.events.sim_logistics import SimsDelivered
 from ism_provisioning import app as ism_app
 from ism_provisioning.tables import read_table
+from tests.support.hand_published import publish_envelope, register
 
 SAMPLES = Path(__file__).parents[1] / "services" / "ism-provisioning" / "tests" / "samples"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -54,6 +55,8 @@ class Upstream:
 
     async def __aenter__(self) -> Upstream:
         await self.producer.start()
+        # The integrator is registered first: the ISM believes nothing of an unknown integrator.
+        await register(self.settings, self.integrator_id, producer=self.producer)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -78,11 +81,8 @@ class Upstream:
         return envelope
 
     async def send(self, producer: str, envelope: Envelope) -> None:
-        await self.producer.send_and_wait(
-            self.settings.topic(topics.BY_SERVICE[producer]),
-            value=envelope.model_dump_json().encode(),
-            key=self.integrator_id.encode(),
-        )
+        assert envelope.producer == producer
+        await publish_envelope(self.settings, envelope, producer=self.producer)
 
     async def accept_table(self, item: DossierItem, snapshot: TableSnapshot | None) -> Envelope:
         return await self.publish(DossierItemAccepted(item=item, table=snapshot, accepted_by="ops-anne"))

@@ -19,12 +19,12 @@ import pytest
 from chassis import kafka
 from chassis.clock import ManualClock
 from chassis.devstack import MailSink, free_port, mail_file_name
-from contracts import topics
 from contracts.envelope import Envelope
 from contracts.events import DomainEvent
 from contracts.events.common import Locale
 from notifier import app
 from notifier.domain.mapping import MAPPING, Audience
+from tests.support.hand_published import publish_envelope
 from tests.support.waiting import eventually
 
 
@@ -77,12 +77,7 @@ class Upstream:
         return envelope
 
     async def send(self, envelope: Envelope) -> None:
-        await self.producer.send_and_wait(
-            self.settings.topic(topics.BY_SERVICE[envelope.producer]),
-            value=envelope.model_dump_json().encode(),
-            key=envelope.integrator_id.encode(),
-            headers=[("event_type", envelope.event_type.encode())],
-        )
+        await publish_envelope(self.settings, envelope, producer=self.producer)
 
 
 @pytest.fixture

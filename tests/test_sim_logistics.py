@@ -22,6 +22,7 @@ from contracts.events.common import DossierItem, FileRef
 from contracts.events.onboarding import DossierItemAccepted, ElectricalProfileCreated
 from sim_logistics import app as sim_app
 from sim_logistics import domain
+from tests.support.hand_published import publish_envelope, registration_of
 from tests.support.waiting import eventually
 
 #: Monday 2 March 2026, 10:00 in Paris: the electrical profile is created.
@@ -52,6 +53,8 @@ class Onboarding:
 
     async def __aenter__(self) -> Onboarding:
         await self.producer.start()
+        # Registered first: sim-logistics believes nothing of an integrator onboarding never registered.
+        await self.publish(registration_of())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -75,11 +78,7 @@ class Onboarding:
         return envelope
 
     async def send(self, envelope: Envelope) -> None:
-        await self.producer.send_and_wait(
-            self.settings.topic(topics.ONBOARDING),
-            value=envelope.model_dump_json().encode(),
-            key=self.integrator_id.encode(),
-        )
+        await publish_envelope(self.settings, envelope, producer=self.producer)
 
 
 async def event_types(svc: Any, integrator_id: str) -> list[str]:

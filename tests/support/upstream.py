@@ -11,11 +11,16 @@ from chassis import kafka
 from contracts import topics
 from contracts.envelope import Envelope
 from contracts.events import DomainEvent
+from tests.support.hand_published import publish_envelope, register
 
 
 class Upstream:
-    def __init__(self, settings: Any, integrator_id: str, producer: str = "onboarding") -> None:
+    def __init__(
+        self, settings: Any, integrator_id: str, producer: str = "onboarding", *, registered: bool = False
+    ) -> None:
         self.settings = settings
+        #: Publish the integrator's registration first (consumers believe nothing of an unknown one).
+        self.registered = registered
         self.integrator_id = integrator_id
         self.producer_name = producer
         self.topic = {"onboarding": topics.ONBOARDING, "sim-logistics": topics.SIM_LOGISTICS}[producer]
@@ -24,6 +29,8 @@ class Upstream:
 
     async def __aenter__(self) -> Upstream:
         await self.producer.start()
+        if self.registered:
+            await register(self.settings, self.integrator_id, producer=self.producer)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -43,9 +50,6 @@ class Upstream:
             correlation_id=uuid4(),
             payload=event.model_dump(mode="json"),
         )
-        await self.producer.send_and_wait(
-            self.settings.topic(self.topic),
-            value=envelope.model_dump_json().encode(),
-            key=self.integrator_id.encode(),
-        )
+        assert self.settings.topic(topics.BY_SERVICE[envelope.producer]) == self.settings.topic(self.topic)
+        await publish_envelope(self.settings, envelope, producer=self.producer)
         return envelope

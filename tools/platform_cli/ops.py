@@ -88,24 +88,40 @@ def timeline(integrator_id: str) -> None:
 
 @app.command()
 def lag() -> None:
-    """Consumer lag, relay leadership and dead letters per service."""
+    """Consumer lag, relay leadership, dead letters and held events per service."""
     table = Table(title="Services")
-    for col in ("service", "events", "relay leader", "consumer lag", "dead letters", "max RSS MB"):
+    for col in (
+        "service",
+        "events",
+        "relay leader",
+        "consumer lag",
+        "dead letters",
+        "held (oldest s)",
+        "max RSS MB",
+    ):
         table.add_column(col)
     with client() as http:
         for service in DEFAULT_URLS:
             try:
                 s = _get(http, service, "/ops/status")
             except httpx.HTTPError as error:
-                table.add_row(service, f"[red]{error}[/red]", "", "", "", "")
+                table.add_row(service, f"[red]{error}[/red]", "", "", "", "", "")
                 continue
             lags = ", ".join(f"{c.split('.', 1)[1]}={sum(p.values())}" for c, p in s["consumer_lag"].items())
+            # Events waiting for their integrator's registration (chassis.known_integrators).
+            held = s.get("held_events") or {}
+            waiting = (
+                f"{sum(h['held'] for h in held.values())} ({max(h['oldest_held_seconds'] for h in held.values()):.0f})"
+                if held
+                else "0"
+            )
             table.add_row(
                 service,
                 str(s["events"]),
                 "yes" if s["relay_leader"] else "no",
                 lags or "-",
                 str(s["dead_letters"]),
+                waiting,
                 str(s["max_rss_mb"]),
             )
     console.print(table)

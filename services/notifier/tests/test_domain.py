@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from contracts.errors import NotFound, OutOfOrder
+from contracts.errors import CommandRefused, NotFound, OutOfOrder
 from contracts.events.common import Contact, Locale
 from contracts.events.notifier import (
     EmailAttemptFailed,
@@ -18,6 +18,7 @@ from contracts.events.notifier import (
     IntegratorContactsNoted,
     TicketRequesterNoted,
 )
+from contracts.events.support import Requester
 from notifier.domain import emails
 from notifier.domain.emails import Status, email_id_of, intend_emails, message_id_of
 from notifier.domain.mapping import MAPPING, RULES_BY_TEMPLATE, Audience
@@ -150,9 +151,9 @@ def test_contacts_and_requester_are_noted_once_and_folded_back():
     assert note_contacts(noted, registered(Locale.EN), source) == []
     contacts = contacts_from(noted)
     assert contacts is not None and contacts.locale is Locale.EN and len(contacts.contacts) == 2
-    requester = note_requester([], opened(), source)
+    requester = note_requester([], opened(), source, contacts)
     assert isinstance(requester[0], TicketRequesterNoted)
-    assert note_requester(requester, opened(), source) == []
+    assert note_requester(requester, opened(), source, contacts) == []
     assert requester_from(requester) == TicketRequester(
         "Chloé Requester", "chloe@acme.example", "Caisse bloquée <après mise à jour>", "T-2026-000123"
     )
@@ -240,13 +241,35 @@ def test_samples_are_for_acme():
     assert envelope(mapped_events()["SimsValidated"]).integrator_id == ACME
 
 
-def test_an_event_before_the_contacts_is_held_then_released_once():
-    from notifier.domain.recipients import hold, needs_contacts, release, still_held
+def test_a_ticket_requester_the_contacts_do_not_vouch_for_is_refused_never_mailed():
+    contacts = contacts_from(note_contacts([], registered(), uuid4()))
+    outsider = opened().model_copy(update={"requester": Requester(name="Eve", email="eve@elsewhere.example")})
+    with pytest.raises(CommandRefused) as refused:
+        note_requester([], outsider, uuid4(), contacts)
+    assert refused.value.code == "requester_not_a_contact"
+    with pytest.raises(CommandRefused):
+        note_requester([], opened(), uuid4(), None)  # no contacts known: nobody vouches
 
-    shipped = envelope(mapped_events()["TestSimsShipped"])
-    assert needs_contacts("TestSimsShipped") and not needs_contacts("TicketTaken")
-    held = hold(shipped)
-    assert [e.event_id for e in still_held(held)] == [shipped.event_id]
-    released = release(still_held(held))
-    assert still_held([*held, *released]) == []
-    assert release(still_held([*held, *released])) == []
+
+def test_a_person_named_by_an_integrators_event_is_mailed_only_if_its_contacts_vouch_for_them():
+    from contracts.events.web import STAFF
+    from notifier.domain.recipients import recipients_for
+
+    contacts = contacts_from(note_contacts([], registered(), uuid4()))
+    [rule] = MAPPING["PortalUserInvited"]
+
+    def to(email: str, integrator_id: str = ACME):
+        return recipients_for(
+            rule,
+            integrator_id=integrator_id,
+            integrator=contacts,
+            ticket=None,
+            ops_email="ops@x.example",
+            payload={"email": email, "name": "N"},
+        )
+
+    assert [r.address for r in to("new.person@acme.example")] == ["new.person@acme.example"]
+    with pytest.raises(CommandRefused):
+        to("mallory@evil.example")
+    # Staff invitations name no integrator: not the contacts' business.
+    assert [r.address for r in to("anne@vendor.example", STAFF)] == ["anne@vendor.example"]

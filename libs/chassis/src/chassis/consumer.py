@@ -21,7 +21,7 @@ import json
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ from chassis import context, dead_letters
 from chassis.db import Conn
 from chassis.eventstore import ConcurrencyConflict, Recorded
 from chassis.handled import Handles, event_types
+from chassis.known_integrators import Believer, KnownIntegrators
 from chassis.parking import FailingOffsets
 from chassis.telemetry import context_from_kafka_headers, span_attributes
 from chassis.unit_of_work import UnitOfWork
@@ -105,10 +106,18 @@ class Reaction:
     #: Loads in bulk, for a whole batch, what its handlers will load one by one (the unit of work's
     #: identity map then answers them): one round trip per batch instead of one per message.
     prefetch: Prefetch | None = None
+    #: Believe an integrator's events only once its registration is seen (chassis.known_integrators):
+    #: the consumer then also reads the events the rule needs, and `handles` includes them.
+    trust: KnownIntegrators | None = None
+    #: What the handler itself is given (`handles` without what only the rule reads).
+    handler_handles: frozenset[str] = field(default=frozenset(), init=False)
 
     def __post_init__(self) -> None:
         owner = f"reaction {self.name!r}"
         names = event_types(self.handles, owner=owner)
+        object.__setattr__(self, "handler_handles", names)
+        if self.trust is not None:
+            names |= self.trust.reads(owner)
         object.__setattr__(self, "handles", names)
         # An event from a topic the reaction does not read would never reach it.
         unread = sorted(t for t in names if topics.BY_SERVICE[REGISTRY.model(t).producer] not in self.topics)
@@ -220,6 +229,21 @@ class ReactionRunner:
         self._after_commit_slots = asyncio.Semaphore(AFTER_COMMIT_CONCURRENCY)
         self._after_commit_running: set[asyncio.Task[None]] = set()
         self._after_commit_last: dict[Any, asyncio.Task[None]] = {}
+        #: The reaction's trust rule at work, when it declares one.
+        self.believer = (
+            Believer(self, reaction.trust, reaction.handler, reaction.handler_handles)
+            if reaction.trust is not None
+            else None
+        )
+
+    async def _handle_event(
+        self, uow: UnitOfWork, message: ConsumerRecord[bytes, bytes], rec: Recorded
+    ) -> None:
+        """A fresh message to its handler, through the reaction's trust rule if it declares one."""
+        if self.believer is None:
+            await self.reaction.handler(uow, rec)
+        else:
+            await self.believer.handle(uow, message, rec)
 
     def restarted(self, error: BaseException) -> None:
         """Its batch failed and comes again (chassis.subscriber): ops see why in /ops/status."""
@@ -480,12 +504,14 @@ class ReactionRunner:
                     if rec.envelope.event_id not in fresh:
                         span.set_attribute("inbox.duplicate", True)
                         self._outcomes[message.topic, "duplicate"] += 1
+                        if self.believer is not None:
+                            await self.believer.seen_again(conn, rec)
                         continue
                     fresh.discard(rec.envelope.event_id)  # the same event twice in one batch: once
                     corr = context.correlation_id.set(rec.envelope.correlation_id)
                     caus = context.causation_id.set(rec.envelope.event_id)
                     try:
-                        await self.reaction.handler(uow, rec)
+                        await self._handle_event(uow, message, rec)
                     except TRANSIENT_DB_ERRORS:
                         raise
                     except Exception as error:
@@ -532,8 +558,10 @@ class ReactionRunner:
                             if not fresh:
                                 span.set_attribute("inbox.duplicate", True)
                                 self._outcomes[message.topic, "duplicate"] += 1
+                                if self.believer is not None:
+                                    await self.believer.seen_again(conn, rec)
                                 return None
-                            await self.reaction.handler(uow, rec)
+                            await self._handle_event(uow, message, rec)
                             await uow.flush()
                         break
                     except ConcurrencyConflict:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
 
-from chassis import kafka
+from chassis import kafka, known_integrators
 from chassis.clock import Clock, clock_for
 from chassis.consumer import Reaction, ReactionContext, ReactionRunner
 from chassis.db import (
@@ -158,6 +158,7 @@ class ServiceRuntime:
             await conn.execute("SELECT pg_advisory_lock(hashtext('migrations'))")
             try:
                 await conn.execute(CHASSIS_SCHEMA)
+                await conn.execute(known_integrators.SCHEMA)
                 await self.projections.create_tables(conn)
                 for sql in self.migrations:
                     await conn.execute(sql)
@@ -179,6 +180,11 @@ class ServiceRuntime:
                 self.runners.append(runner)
             self.subscriber = ReactionsSubscriber(self, self.runners)
             self.subscriber.start()
+            if any(runner.believer is not None for runner in self.runners):
+                self.metrics.add_gauges(known_integrators.held_gauges)
+                self._tasks.append(
+                    asyncio.create_task(known_integrators.check_forever(self), name="held-events:check")
+                )
         if self.run_schedules:
             for schedule in self.schedules:
                 self._tasks.append(
@@ -371,6 +377,8 @@ class ServiceRuntime:
             # Restarts and the last error per consumer: one failing in a loop is seen here.
             "consumers": {runner.consumer_name: runner.health() for runner in self.runners},
             "dead_letters": dead,
+            # Events waiting for their integrator's registration (chassis.known_integrators).
+            "held_events": await known_integrators.held_status(self),
             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
 

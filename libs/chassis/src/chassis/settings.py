@@ -47,6 +47,13 @@ class ServiceSettings(BaseSettings):
     #: apart keep the short wait (chassis.kafka.AdaptiveFetchWait). Equal to the short wait: no adapting.
     kafka_idle_fetch_max_wait_ms: int = Field(default=1000, ge=1, le=5000)
     kafka_idle_after_ms: int = Field(default=5000, ge=0)
+    #: An event held for its integrator's registration (chassis.known_integrators) is dead-lettered
+    #: after this long (HELD_EVENTS_MAX_SECONDS): topics are not ordered with one another, but a
+    #: registration that has not come in an hour is forged or lost — ops see it and may replay it.
+    held_events_max_seconds: float = Field(default=3600.0, gt=0)
+    #: How often held events are checked (released when another replica believed the registration,
+    #: dead-lettered when too old).
+    held_events_check_seconds: float = Field(default=5.0, gt=0)
     #: Namespaces topics and consumer groups (tests run isolated platforms on one broker).
     kafka_topic_prefix: str = ""
     kafka_topic_partitions: int = Field(default=6, ge=1)

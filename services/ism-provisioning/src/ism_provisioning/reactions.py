@@ -11,11 +11,12 @@ files and rebuilds from its own log alone.
 from __future__ import annotations
 
 from chassis.eventstore import Recorded
+from chassis.known_integrators import KnownIntegrators
 from chassis.runtime import Reaction, ReactionContext
 from contracts import topics
 from contracts.errors import CommandRefused
 from contracts.events.common import TABLE_ITEMS, DossierItem
-from contracts.events.onboarding import DossierItemAccepted
+from contracts.events.onboarding import DossierItemAccepted, IntegratorRegistered
 from contracts.events.sim_logistics import SimsDelivered
 from ism_provisioning import domain
 from ism_provisioning.aggregates import ISM_ACCOUNT
@@ -75,6 +76,8 @@ upstream = Reaction(
     topics=[topics.ONBOARDING, topics.SIM_LOGISTICS],
     handles={DossierItemAccepted, SimsDelivered},
     handler=learn_from_upstream,
+    # The SIMs' delivery (another topic) may come before the registration: it waits for it.
+    trust=KnownIntegrators(registration=IntegratorRegistered),
 )
 
 REACTIONS = [upstream]

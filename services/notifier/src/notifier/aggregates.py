@@ -9,7 +9,7 @@ from notifier.domain import emails, recipients
 
 def _remember(history: tuple[DomainEvent, ...], event: DomainEvent) -> tuple[DomainEvent, ...]:
     # What the notifier knows of an integrator or a ticket is a handful of events: their list is
-    # the state the recipients' rules read (recipients.contacts_from, still_held, ...).
+    # the state the recipients' rules read (recipients.contacts_from, requester_from).
     return (*history, event)
 
 
@@ -20,10 +20,6 @@ CONTACTS = Aggregate[tuple[DomainEvent, ...]](
 #: Who opened one ticket (TicketRequesterNoted): the requester's emails go to them.
 TICKET = Aggregate[tuple[DomainEvent, ...]](
     "ticket requester", stream=recipients.ticket_stream, initial=tuple, evolve=_remember
-)
-#: Events waiting for an integrator's contacts (topics are not ordered with one another).
-HELD = Aggregate[tuple[DomainEvent, ...]](
-    "held events", stream=recipients.held_stream, initial=tuple, evolve=_remember
 )
 #: One email's life: intended, attempted, sent or failed.
 EMAIL = Aggregate[emails.Email](

@@ -6,13 +6,17 @@ from functools import partial
 from typing import Any
 
 from chassis.eventstore import Recorded
+from chassis.known_integrators import KnownIntegrators
 from chassis.runtime import Reaction
 from chassis.unit_of_work import UnitOfWork
 from contracts import topics
 from contracts.envelope import Envelope
+from contracts.events.ism_provisioning import ISMDelivered
 from contracts.events.onboarding import IntegratorContactsUpdated, IntegratorRegistered
+from contracts.events.sim_logistics import SimsDelivered
 from contracts.events.support import TicketOpened
-from notifier.aggregates import CONTACTS, EMAIL, HELD, TICKET
+from contracts.events.web import STAFF
+from notifier.aggregates import CONTACTS, EMAIL, TICKET
 from notifier.delivery import Known, send_after_commit
 from notifier.domain import emails, recipients
 from notifier.domain.mapping import HANDLED
@@ -34,22 +38,12 @@ async def on_event(uow: UnitOfWork, rec: Recorded) -> None:
     integrator = recipients.contacts_from(contacts.state)
     if isinstance(event, TicketOpened):
         ticket = await uow.load(TICKET, str(event.ticket_id))
-        noted = recipients.note_requester(list(ticket.state), event, source.event_id)
+        # The requester is mailed only if the integrator's contacts vouch for them.
+        noted = recipients.note_requester(list(ticket.state), event, source.event_id, integrator)
         uow.append(ticket, noted, integrator_id=integrator_id)
-    if integrator is None and recipients.needs_contacts(source.event_type):
-        # Topics are not ordered with one another: wait for IntegratorRegistered, don't refuse.
-        held = await uow.load(HELD, integrator_id)
-        uow.append(held, recipients.hold(source), integrator_id=integrator_id)
-        return
+    # No event of an integrator reaches here before its registration (the trust rule below holds
+    # it until then), so its contacts are known.
     await _intend(uow, source, integrator)
-    if isinstance(event, IntegratorRegistered):
-        held = await uow.load(HELD, integrator_id)
-        waiting = recipients.still_held(held.state)
-        for envelope in waiting:
-            await _intend(uow, envelope, integrator)
-        # Released as read: an event held meanwhile by another transaction is a conflict (decided
-        # again), never released without its emails.
-        uow.append(held, recipients.release(waiting), integrator_id=integrator_id)
 
 
 async def _intend(
@@ -77,11 +71,11 @@ async def _intend(
 
 
 async def what_a_batch_reads(uow: UnitOfWork, records: list[Recorded]) -> None:
-    """Every integrator's contacts and held events, and every ticket's requester, the batch's
-    handlers will read: one round trip for the batch."""
+    """Every integrator's contacts, and every ticket's requester, the batch's handlers will read:
+    one round trip for the batch."""
     wanted: list[tuple[Any, str]] = []
     for rec in records:
-        wanted += [(CONTACTS, rec.envelope.integrator_id), (HELD, rec.envelope.integrator_id)]
+        wanted.append((CONTACTS, rec.envelope.integrator_id))
         ticket_id = rec.envelope.payload.get("ticket_id")
         if ticket_id is not None:
             wanted.append((TICKET, str(ticket_id)))
@@ -94,6 +88,16 @@ emails_to_send = Reaction(
     handles={*HANDLED, IntegratorContactsUpdated},
     handler=on_event,
     prefetch=what_a_batch_reads,
+    trust=KnownIntegrators(
+        registration=IntegratorRegistered,
+        # The set-password link is signed only for the ISM delivery that follows what the notifier
+        # saw of that integrator's process: the ISM is delivered once, after the SIMs
+        # (ism_provisioning.domain.deliver_ism). A delivery read before the SIMs' waits for it.
+        after={ISMDelivered: SimsDelivered},
+        once={ISMDelivered},
+        # Staff invitations and password resets name no integrator.
+        not_integrators={STAFF},
+    ),
 )
 
 REACTIONS = [emails_to_send]

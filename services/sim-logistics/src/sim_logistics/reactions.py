@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 from chassis.eventstore import Recorded
+from chassis.known_integrators import KnownIntegrators
 from chassis.runtime import Reaction, ReactionContext
 from contracts import topics
 from contracts.errors import CommandRefused
 from contracts.events.common import DossierItem
-from contracts.events.onboarding import DossierItemAccepted, ElectricalProfileCreated
+from contracts.events.onboarding import DossierItemAccepted, ElectricalProfileCreated, IntegratorRegistered
 from sim_logistics import domain
 from sim_logistics.aggregates import SIM_PROCESS
 from sim_logistics.domain.process import TARIFF_TABLES
@@ -65,6 +66,8 @@ onboarding_facts = Reaction(
     topics=[topics.ONBOARDING],
     handles={ElectricalProfileCreated, DossierItemAccepted},
     handler=learn_from_onboarding,
+    # Facts about an integrator onboarding never registered are held, then dead-lettered.
+    trust=KnownIntegrators(registration=IntegratorRegistered),
 )
 
 REACTIONS = [onboarding_facts]

@@ -5,6 +5,7 @@ IntegratorContactsUpdated (`IntegratorNoted`), so its lists and exports rebuild 
 from __future__ import annotations
 
 from chassis.eventstore import Recorded
+from chassis.known_integrators import KnownIntegrators
 from chassis.runtime import Reaction, ReactionContext
 from contracts import topics
 from contracts.events.onboarding import IntegratorContactsUpdated, IntegratorRegistered
@@ -28,6 +29,7 @@ onboarding_facts = Reaction(
     handles={IntegratorRegistered, IntegratorContactsUpdated},
     handler=learn_integrator,
     prefetch=integrators_of_the_batch,
+    trust=KnownIntegrators(registration=IntegratorRegistered),
 )
 
 REACTIONS = [onboarding_facts]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chassis.eventstore import Recorded
+from chassis.known_integrators import KnownIntegrators
 from chassis.runtime import Reaction, ReactionContext
 from contracts import topics
 from contracts.events.onboarding import IntegratorRegistered
@@ -22,5 +23,8 @@ REACTIONS = [
         topics=[topics.ONBOARDING],
         handles={IntegratorRegistered},
         handler=invite_the_contacts,
+        # A second registration of a known integrator is refused, never invited: it would open the
+        # company's portal to whoever it names.
+        trust=KnownIntegrators(registration=IntegratorRegistered),
     )
 ]

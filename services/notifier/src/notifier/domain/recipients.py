@@ -11,19 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from contracts.envelope import Envelope
-from contracts.errors import NotFound, OutOfOrder
+from contracts.errors import CommandRefused, NotFound, OutOfOrder
 from contracts.events import DomainEvent
 from contracts.events.common import Contact, Locale
-from contracts.events.notifier import (
-    EventHeldForContacts,
-    HeldEventsReleased,
-    IntegratorContactsNoted,
-    TicketRequesterNoted,
-)
+from contracts.events.notifier import IntegratorContactsNoted, TicketRequesterNoted
 from contracts.events.onboarding import IntegratorContactsUpdated, IntegratorRegistered
 from contracts.events.support import TicketOpened
-from notifier.domain.mapping import MAPPING, Audience, EmailRule
+from contracts.events.web import STAFF
+from notifier.domain.mapping import Audience, EmailRule
 
 
 @dataclass(frozen=True)
@@ -75,35 +70,6 @@ def requester_from(history: Iterable[DomainEvent]) -> TicketRequester | None:
     return requester
 
 
-def needs_contacts(event_type: str) -> bool:
-    return any(rule.audience is Audience.CONTACTS for rule in MAPPING.get(event_type, ()))
-
-
-def held_stream(integrator_id: str) -> str:
-    return f"held-{integrator_id}"
-
-
-def hold(source: Envelope) -> list[DomainEvent]:
-    """Given the contacts are unknown, when an event to mail them arrives, then it waits for them."""
-    return [EventHeldForContacts(source=source.model_dump(mode="json"))]
-
-
-def still_held(history: Iterable[DomainEvent]) -> list[Envelope]:
-    held: dict[str, Envelope] = {}
-    for event in history:
-        if isinstance(event, EventHeldForContacts):
-            envelope = Envelope.model_validate(event.source)
-            held[str(envelope.event_id)] = envelope
-        elif isinstance(event, HeldEventsReleased):
-            for event_id in event.source_event_ids:
-                held.pop(str(event_id), None)
-    return list(held.values())
-
-
-def release(held: list[Envelope]) -> list[DomainEvent]:
-    return [HeldEventsReleased(source_event_ids=[e.event_id for e in held])] if held else []
-
-
 def note_contacts(
     history: list[DomainEvent], registered: IntegratorRegistered, source_event_id: UUID
 ) -> list[DomainEvent]:
@@ -131,11 +97,34 @@ def note_contacts(
     ]
 
 
+def vouched_for(integrator: IntegratorContacts | None, email: str) -> bool:
+    """A requester the integrator's contacts vouch for: one of them, or an address at one of their
+    domains (the integrator's colleagues) — the rule support's HTTP path applies to an integrator
+    naming a requester, applied again here to what the topic says."""
+    if integrator is None:
+        return False
+    email = email.strip().lower()
+    addresses = {str(c.email).strip().lower() for c in integrator.contacts}
+    return email in addresses or email.rsplit("@", 1)[-1] in {a.rsplit("@", 1)[-1] for a in addresses}
+
+
 def note_requester(
-    history: list[DomainEvent], opened: TicketOpened, source_event_id: UUID
+    history: list[DomainEvent],
+    opened: TicketOpened,
+    source_event_id: UUID,
+    integrator: IntegratorContacts | None,
 ) -> list[DomainEvent]:
+    """Given a ticket's notifier stream, when it opens, then its requester is noted (once) — if the
+    integrator's contacts vouch for them. Any other address is refused (dead-lettered for ops): the
+    ticket's emails carry the vendor's name and links, and must not go wherever an event says."""
     if any(isinstance(e, TicketRequesterNoted) for e in history):
         return []
+    if not vouched_for(integrator, str(opened.requester.email)):
+        raise CommandRefused(
+            "the requester is not one of the integrator's contacts (nor at their domain): not mailed",
+            field="requester.email",
+            code="requester_not_a_contact",
+        )
     return [
         TicketRequesterNoted(
             ticket_id=opened.ticket_id,
@@ -186,6 +175,14 @@ def recipients_for(
         person = payload or {}
         if not person.get("email"):
             raise NotFound(f"the event names no person to write to ({rule.template})", field="email")
+        # An integrator's user is one of its contacts (web invites them from the registration):
+        # a link to its portal goes to no one the contacts do not vouch for.
+        if integrator_id != STAFF and not vouched_for(integrator, str(person["email"])):
+            raise CommandRefused(
+                f"the person is not one of the integrator's contacts (nor at their domain): not mailed ({rule.template})",
+                field="email",
+                code="person_not_a_contact",
+            )
         return [
             Recipient(str(person["email"]), str(person.get("name") or ""), Locale(person.get("locale", "fr")))
         ]
