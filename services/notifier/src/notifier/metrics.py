@@ -1,8 +1,9 @@
 """The notifier's metrics (chassis.metrics): emails intended, sent, failed and pending, by template.
 
 Templates are a closed set (`domain.mapping`): every label value is known, and exported at 0 from the
-start, so the first failure is an increase Prometheus sees. Pending and retrying are read from the
-emails read model by the chassis's refresh task (one grouped query on its indexed status).
+start, so the first failure is an increase Prometheus sees. Pending, retrying, given up and the oldest
+pending email's age are read from the emails read model by the chassis's refresh task (`health`: one
+grouped query on its indexed status), the figures `/ops/status` shows.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from chassis.runtime import ServiceRuntime
 from notifier.domain.mapping import RULES_BY_TEMPLATE
+from notifier.health import TemplateFigures, email_figures
 
 #: An SMTP conversation: tens of ms on a LAN, seconds to a slow relay, `smtp_timeout_seconds` at most.
 SEND_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -88,15 +90,12 @@ def email_metrics(runtime: ServiceRuntime) -> EmailMetrics:
 
 
 async def email_gauges(runtime: ServiceRuntime) -> Iterable[Metric]:
-    """Emails intended and not sent yet, by template: waiting a first attempt, or retrying after a
-    failed one (an SMTP problem while this stays above 0)."""
-    rows = await runtime.pool.fetch(
-        "SELECT data->>'template' AS template, coalesce((data->>'attempts')::int, 0) > 0 AS retrying, "
-        "count(*) AS emails FROM notifier_emails WHERE data->>'status' = 'intended' GROUP BY 1, 2"
-    )
+    """Emails intended and not sent yet, by template: every one waiting (for a first attempt or a
+    retry), those whose last attempt failed, those given up; and the oldest one's wait."""
+    figures = await email_figures(runtime)
     pending = GaugeMetricFamily(
         "notifier_emails_pending",
-        "Emails intended and not sent yet (waiting or retrying), by template.",
+        "Emails intended and not sent yet (waiting for a first attempt or for a retry), by template.",
         labels=["template"],
     )
     retrying = GaugeMetricFamily(
@@ -104,13 +103,19 @@ async def email_gauges(runtime: ServiceRuntime) -> Iterable[Metric]:
         "Emails intended whose last send attempt failed and that wait for a retry, by template.",
         labels=["template"],
     )
-    counts = {t: [0, 0] for t in RULES_BY_TEMPLATE}
-    for row in rows:
-        bucket = counts.setdefault(row["template"], [0, 0])
-        bucket[0] += row["emails"]
-        if row["retrying"]:
-            bucket[1] += row["emails"]
-    for template, (all_pending, failing) in sorted(counts.items()):
-        pending.add_metric([template], float(all_pending))
-        retrying.add_metric([template], float(failing))
-    return [pending, retrying]
+    given_up = GaugeMetricFamily(
+        "notifier_emails_given_up",
+        "Emails given up after every attempt (EmailFailed) and not resent: ops must resend them.",
+        labels=["template"],
+    )
+    oldest = GaugeMetricFamily(
+        "notifier_emails_oldest_pending_age_seconds",
+        "How long the oldest email intended and not sent has waited (0 when none waits).",
+    )
+    for template in sorted({*RULES_BY_TEMPLATE, *figures.by_template}):
+        counts = figures.by_template.get(template, TemplateFigures())
+        pending.add_metric([template], float(counts.pending))
+        retrying.add_metric([template], float(counts.retrying))
+        given_up.add_metric([template], float(counts.given_up))
+    oldest.add_metric([], figures.oldest_pending_seconds)
+    return [pending, retrying, given_up, oldest]

@@ -1,0 +1,190 @@
+"""Email health while it happens (issue 22, finding 13): an SMTP server that accepts the connection and
+never answers is seen within seconds, not when the hang ends.
+
+The SMTP server here is a real socket: an asyncio server in the test that accepts every connection and
+never says a word (no greeting). The notifier runs in-process on the real PostgreSQL and broker; its
+emails come from registrations published as onboarding's relay would. Then the server comes back (the
+SMTP sink on the same port) and every email goes out exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from uuid import UUID
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from chassis.clock import ManualClock
+from chassis.devstack import MailSink, free_port
+from contracts.events.common import Locale
+from notifier import app
+from tests.support.waiting import eventually
+from tests.test_notifier import NOW, Upstream, emails, registered
+
+#: Ten integrators registering, two contacts each: twenty welcome emails.
+INTEGRATORS = [str(UUID(int=0x0199A000_0000_7000_8000_000000001000 + n)) for n in range(10)]
+EMAILS = 2 * len(INTEGRATORS)
+
+
+class SilentSmtpServer:
+    """Accepts every connection and never answers: no greeting, no reply, until it is stopped."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self._stopped = asyncio.Event()
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.append(writer)
+        await self._stopped.wait()
+        writer.close()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._hold, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        if self._server is not None:
+            self._server.close()  # no new connection; those held are closed here
+        for writer in self._writers:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 5)
+        self._writers.clear()
+        if self._server is not None:
+            await asyncio.wait_for(self._server.wait_closed(), 5)
+            self._server = None
+
+
+async def status_emails(svc) -> dict:
+    r = await svc.http.get("/ops/status", headers=svc.auth("ops"))
+    assert r.status_code == 200, r.text
+    return r.json().get("emails") or {}
+
+
+async def gauges(svc) -> dict[str, float]:
+    """The notifier's email gauges, summed over templates, as Prometheus scrapes them."""
+    text = (await svc.http.get("/metrics")).text
+    wanted = {
+        "notifier_emails_pending",
+        "notifier_emails_retrying",
+        "notifier_emails_given_up",
+        "notifier_emails_oldest_pending_age_seconds",
+    }
+    figures: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name in wanted:
+            figures[family.name] = sum(s.value for s in family.samples)
+    return figures
+
+
+async def test_an_smtp_server_that_answers_nothing_is_seen_in_seconds_and_every_email_goes_out_once_after(
+    service, tmp_path
+):
+    mail_port = free_port()
+    silent = SilentSmtpServer(mail_port)
+    sink = MailSink(tmp_path / "mail", mail_port)
+    await silent.start()
+    clock = ManualClock(NOW)
+    try:
+        async with (
+            service(
+                app,
+                clock=clock,
+                smtp_port=mail_port,
+                # The test's own bounds, short; the defaults are in the README (seconds, not minutes).
+                smtp_connect_timeout_seconds=1.0,
+                smtp_max_attempts=50,  # retried, never given up during the test
+                smtp_backoff_seconds=1.0,
+                email_retry_check_seconds=0.05,
+                metrics_refresh_seconds=0.2,
+            ) as svc,
+            Upstream(svc.runtime.settings) as upstream,
+        ):
+            for integrator_id in INTEGRATORS:
+                await upstream.publish(registered(Locale.EN), integrator_id=integrator_id)
+
+            async def every_email_failed_once():
+                rows = await emails(svc)
+                return (
+                    len(rows) == EMAILS and all(r["attempts"] >= 1 and r["last_error"] for r in rows) and rows
+                )
+
+            # Every email's failed attempt is recorded within seconds of the server's silence (before:
+            # only when the last conversation of the batch timed out, 10 s apiece, 4 at a time).
+            rows = await eventually(
+                every_email_failed_once, what="every attempt recorded as failed", timeout=8
+            )
+            assert silent.connections >= 1
+            assert all(r["status"] == "intended" for r in rows)
+
+            # Ops see the waiting emails: in /ops/status and in the metrics, all of them (not 1).
+            async def status_shows_them():
+                figures = await status_emails(svc)
+                return figures.get("pending") == EMAILS and figures.get("retrying") == EMAILS and figures
+
+            figures = await eventually(
+                status_shows_them, what="/ops/status counting every waiting email", timeout=5
+            )
+            assert figures["given_up"] == 0
+            assert figures["smtp"]["reachable"] is False and figures["smtp"]["last_error"]
+
+            async def metrics_show_them():
+                g = await gauges(svc)
+                return (
+                    g.get("notifier_emails_pending") == EMAILS
+                    and g.get("notifier_emails_retrying") == EMAILS
+                    and g
+                )
+
+            g = await eventually(metrics_show_them, what="the gauges counting every waiting email", timeout=5)
+            assert g["notifier_emails_given_up"] == 0
+
+            # The oldest email's wait, by the notifier's clock: what the alert fires on.
+            clock.advance(timedelta(seconds=90))
+            figures = await status_emails(svc)
+            assert 90 <= figures["oldest_pending_seconds"] < 100
+            await eventually(
+                lambda: _ge(gauges(svc), "notifier_emails_oldest_pending_age_seconds", 90),
+                what="the oldest pending age gauge",
+                timeout=5,
+            )
+
+            # The server comes back: every email goes out, exactly once.
+            await silent.stop()
+            sink.start()
+
+            async def all_sent():
+                clock.advance(timedelta(minutes=10))  # whatever retry each waits for is due
+                rows = await emails(svc, status="sent")
+                return len(rows) == EMAILS and rows
+
+            await eventually(
+                all_sent, what="every email sent once the server answers", timeout=30, interval=0.2
+            )
+            await asyncio.sleep(0.5)  # a second send of any email would show up by now
+            assert sink.received == EMAILS
+            assert len(list(sink.directory.glob("*.eml"))) == EMAILS
+            sent_events = await svc.runtime.pool.fetchval(
+                "SELECT count(*) FROM events WHERE event_type = 'EmailSent'"
+            )
+            assert sent_events == EMAILS
+            figures = await status_emails(svc)
+            assert (
+                figures["pending"] == 0
+                and figures["retrying"] == 0
+                and figures["oldest_pending_seconds"] == 0
+            )
+            assert figures["smtp"]["reachable"] is True
+    finally:
+        await silent.stop()
+        sink.stop()
+
+
+async def _ge(figures_coro, name: str, floor: float) -> bool:
+    return (await figures_coro).get(name, 0) >= floor
