@@ -262,9 +262,6 @@ MAX_CONNECTIONS = 4
 #: A connection unused for this long is closed, and a new one opened for the next email: well
 #: under the 5 minutes an SMTP server waits for a command (RFC 5321 §4.5.3.2.7) before it hangs up.
 IDLE_SECONDS = 30.0
-#: After the server failed to answer (refused, silent, hung up), the emails that come within this long
-#: are not tried: they fail at once with the reason. The next one after it tries again (a probe).
-RECHECK_SECONDS = 1.0
 
 
 class SmtpUnreachable(ConnectionError):
@@ -288,9 +285,10 @@ class Mailer:
 
     Every wait is bounded (settings): connecting and the greeting (`smtp_connect_timeout_seconds`),
     each command (`smtp_timeout_seconds`), the whole conversation (`smtp_send_timeout_seconds`). Once
-    the server is seen away, one email at a time tries it (the probe); the emails meanwhile wait for
-    the probe's outcome and fail at once with its reason if it failed, instead of each waiting its own
-    timeouts: a silent server fails a batch of emails in one connect timeout, not in one per email.
+    the server is seen away (refused, silent, hung up), the emails that were waiting for a connection
+    meanwhile fail at once with its reason instead of each waiting its own timeouts: a silent server
+    fails a batch of emails in one connect timeout, not one per email. An email that comes after tries
+    the server again (the probe), one at a time: those that come during a probe wait for its outcome.
     """
 
     def __init__(self, settings: Any) -> None:
@@ -310,8 +308,9 @@ class Mailer:
 
     async def send(self, message: EmailMessage, recipients: list[str]) -> None:
         """Hand the message to the SMTP server; raises on any refusal or connection problem."""
+        came_at = time.monotonic()
         async with self._slots:
-            probe = await self._admit()
+            probe = await self._admit(came_at)
             try:
                 async with asyncio.timeout(self.settings.smtp_send_timeout_seconds):
                     client = await self._take()
@@ -336,17 +335,17 @@ class Mailer:
                     if not probe.done():
                         probe.set_result(self._away is None)
 
-    async def _admit(self) -> asyncio.Future[bool] | None:
-        """Whether this email may talk to the server now: yes when it is not held away; when it is,
-        wait for the probe under way, or be the probe, or — just after a failed probe — fail at once.
-        Returns the probe's future when this email is the probe."""
+    async def _admit(self, came_at: float) -> asyncio.Future[bool] | None:
+        """Whether this email (handed over at `came_at`) may talk to the server now: yes when it is not
+        held away; when it is, wait for the probe under way, or fail at once if the server failed to
+        answer while it waited, or else be the probe. Returns the probe's future when it is."""
         if self._away is None:
             return None
         if self._probe is not None:
             if await asyncio.shield(self._probe):
                 return None
             raise SmtpUnreachable(f"not tried: the SMTP server did not answer ({self._away})")
-        if time.monotonic() - self._away_checked < RECHECK_SECONDS:
+        if came_at <= self._away_checked:
             raise SmtpUnreachable(f"not tried: the SMTP server did not answer ({self._away})")
         self._probe = asyncio.get_running_loop().create_future()
         return self._probe
