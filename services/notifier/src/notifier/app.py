@@ -11,8 +11,8 @@ from chassis.cli import service_cli
 from chassis.clock import Clock
 from chassis.runtime import Schedule, ServiceRuntime
 from notifier import api
-from notifier.delivery import deliver_due_emails, mailer_of
-from notifier.health import email_status
+from notifier.delivery import deliver_due_emails
+from notifier.health import email_gauges, email_status
 from notifier.metrics import email_metrics
 from notifier.projections import PROJECTIONS
 from notifier.reactions import REACTIONS
@@ -38,7 +38,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRunt
     )
     email_metrics(runtime)  # every template's series from the first scrape
     # Pending, retrying, given up, the oldest's wait and the SMTP server as last seen: in /ops/status.
-    runtime.status_parts["emails"] = lambda rt: email_status(rt, mailer_of(rt).health())
+    runtime.status_parts["emails"] = email_status
+    runtime.metrics.add_gauges(email_gauges)
     return runtime
 
 

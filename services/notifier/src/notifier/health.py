@@ -6,10 +6,15 @@ was seen a minute late, and the retrying figure counted 1 of 181 waiting emails)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client.core import GaugeMetricFamily, Metric
+
 from chassis.runtime import ServiceRuntime
+from notifier.delivery import mailer_of
+from notifier.domain.mapping import RULES_BY_TEMPLATE
 from notifier.projections import emails as emails_view
 
 #: Per template and status: the emails, those with a failed attempt in this round, the oldest wait.
@@ -62,8 +67,8 @@ async def email_figures(runtime: ServiceRuntime) -> EmailFigures:
     return figures
 
 
-async def email_status(runtime: ServiceRuntime, smtp: dict[str, Any]) -> dict[str, Any]:
-    """The `emails` part of the notifier's /ops/status; `smtp`: the mailer's health (`Mailer.health`)."""
+async def email_status(runtime: ServiceRuntime) -> dict[str, Any]:
+    """The `emails` part of the notifier's /ops/status."""
     figures = await email_figures(runtime)
     return {
         "pending": figures.total("pending"),
@@ -76,5 +81,43 @@ async def email_status(runtime: ServiceRuntime, smtp: dict[str, Any]) -> dict[st
             if counts.pending or counts.given_up
         },
         # As this process saw it: the last conversation's outcome (other replicas may see otherwise).
-        "smtp": smtp,
+        "smtp": mailer_of(runtime).health(),
     }
+
+
+async def email_gauges(runtime: ServiceRuntime) -> Iterable[Metric]:
+    """Emails intended and not sent yet, by template: every one waiting (for a first attempt or a
+    retry), those whose last attempt failed, those given up; the oldest one's wait; and how long ago
+    this process last sent one (no email going out while some wait: EmailsNotGoingOut)."""
+    figures = await email_figures(runtime)
+    pending = GaugeMetricFamily(
+        "notifier_emails_pending",
+        "Emails intended and not sent yet (waiting for a first attempt or for a retry), by template.",
+        labels=["template"],
+    )
+    retrying = GaugeMetricFamily(
+        "notifier_emails_retrying",
+        "Emails intended whose last send attempt failed and that wait for a retry, by template.",
+        labels=["template"],
+    )
+    given_up = GaugeMetricFamily(
+        "notifier_emails_given_up",
+        "Emails given up after every attempt (EmailFailed) and not resent: ops must resend them.",
+        labels=["template"],
+    )
+    oldest = GaugeMetricFamily(
+        "notifier_emails_oldest_pending_age_seconds",
+        "How long the oldest email intended and not sent has waited (0 when none waits).",
+    )
+    for template in sorted({*RULES_BY_TEMPLATE, *figures.by_template}):
+        counts = figures.by_template.get(template, TemplateFigures())
+        pending.add_metric([template], float(counts.pending))
+        retrying.add_metric([template], float(counts.retrying))
+        given_up.add_metric([template], float(counts.given_up))
+    oldest.add_metric([], figures.oldest_pending_seconds)
+    last_sent = GaugeMetricFamily(
+        "notifier_email_last_sent_age_seconds",
+        "Seconds since this process last handed an email to the SMTP server (since it started, if none).",
+    )
+    last_sent.add_metric([], mailer_of(runtime).seconds_since_sent())
+    return [pending, retrying, given_up, oldest, last_sent]

@@ -305,6 +305,8 @@ class Mailer:
         self._away_checked = 0.0
         #: The probe under way while the server is held away: resolves to True when it answered.
         self._probe: asyncio.Future[bool] | None = None
+        #: When the server last accepted an email (monotonic; the mailer's start until then).
+        self._last_sent = time.monotonic()
 
     async def send(self, message: EmailMessage, recipients: list[str]) -> None:
         """Hand the message to the SMTP server; raises on any refusal or connection problem."""
@@ -327,6 +329,7 @@ class Mailer:
                 raise
             else:
                 self._answered()
+                self._last_sent = time.monotonic()
                 self._idle.append((client, time.monotonic()))
                 self._schedule_reap()
             finally:
@@ -368,6 +371,9 @@ class Mailer:
             "last_error": self._away,
             "unreachable_for_seconds": round(time.monotonic() - self._away_since, 1) if away else 0,
         }
+
+    def seconds_since_sent(self) -> float:
+        return round(time.monotonic() - self._last_sent, 1)
 
     async def _take(self) -> aiosmtplib.SMTP:
         now = time.monotonic()

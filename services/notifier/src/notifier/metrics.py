@@ -3,22 +3,19 @@
 Templates are a closed set (`domain.mapping`): every label value is known, and exported at 0 from the
 start, so the first failure is an increase Prometheus sees. Pending, retrying, given up and the oldest
 pending email's age are read from the emails read model by the chassis's refresh task (`health`: one
-grouped query on its indexed status), the figures `/ops/status` shows.
+grouped query on its indexed status), the figures `/ops/status` shows, with the last send's age.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from weakref import WeakKeyDictionary
 
 from prometheus_client import Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
 
 from chassis.runtime import ServiceRuntime
 from notifier.domain.mapping import RULES_BY_TEMPLATE
-from notifier.health import TemplateFigures, email_figures
 
-#: An SMTP conversation: tens of ms on a LAN, seconds to a slow relay, `smtp_timeout_seconds` at most.
+#: An SMTP conversation: tens of ms on a LAN, seconds to a slow relay, `smtp_send_timeout_seconds` at most.
 SEND_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -60,7 +57,6 @@ class EmailMetrics:
         for template in RULES_BY_TEMPLATE:
             for metric in (self.intended, self.sent, self.attempts_failed, self.failed, self.send_duration):
                 metric.labels(template)
-        runtime.metrics.add_gauges(email_gauges)
 
     def email_intended(self, template: str) -> None:
         if self.enabled:
@@ -87,35 +83,3 @@ def email_metrics(runtime: ServiceRuntime) -> EmailMetrics:
     if metrics is None:
         metrics = _BY_RUNTIME[runtime] = EmailMetrics(runtime)
     return metrics
-
-
-async def email_gauges(runtime: ServiceRuntime) -> Iterable[Metric]:
-    """Emails intended and not sent yet, by template: every one waiting (for a first attempt or a
-    retry), those whose last attempt failed, those given up; and the oldest one's wait."""
-    figures = await email_figures(runtime)
-    pending = GaugeMetricFamily(
-        "notifier_emails_pending",
-        "Emails intended and not sent yet (waiting for a first attempt or for a retry), by template.",
-        labels=["template"],
-    )
-    retrying = GaugeMetricFamily(
-        "notifier_emails_retrying",
-        "Emails intended whose last send attempt failed and that wait for a retry, by template.",
-        labels=["template"],
-    )
-    given_up = GaugeMetricFamily(
-        "notifier_emails_given_up",
-        "Emails given up after every attempt (EmailFailed) and not resent: ops must resend them.",
-        labels=["template"],
-    )
-    oldest = GaugeMetricFamily(
-        "notifier_emails_oldest_pending_age_seconds",
-        "How long the oldest email intended and not sent has waited (0 when none waits).",
-    )
-    for template in sorted({*RULES_BY_TEMPLATE, *figures.by_template}):
-        counts = figures.by_template.get(template, TemplateFigures())
-        pending.add_metric([template], float(counts.pending))
-        retrying.add_metric([template], float(counts.retrying))
-        given_up.add_metric([template], float(counts.given_up))
-    oldest.add_metric([], figures.oldest_pending_seconds)
-    return [pending, retrying, given_up, oldest]
