@@ -22,6 +22,8 @@ from contracts.events.common import Locale
 from notifier import app
 from tests.support.waiting import eventually
 from tests.test_notifier import NOW, Upstream, emails, registered
+from web import i18n
+from web.pages.common import templates
 
 #: Ten integrators registering, two contacts each: twenty welcome emails.
 INTEGRATORS = [str(UUID(int=0x0199A000_0000_7000_8000_000000001000 + n)) for n in range(10)]
@@ -194,3 +196,49 @@ async def test_an_smtp_server_that_answers_nothing_is_seen_in_seconds_and_every_
 
 async def _ge(figures_coro, name: str, floor: float) -> bool:
     return (await figures_coro).get(name, 0) >= floor
+
+
+def test_the_console_operations_page_shows_the_waiting_emails_and_a_silent_smtp_server():
+    """The notifier's /ops/status `emails` part, as the console's operations page reads it (fr, en)."""
+    status = {
+        "events": 12,
+        "emails": {
+            "pending": 181,
+            "retrying": 181,
+            "given_up": 0,
+            "oldest_pending_seconds": 74.6,
+            "by_template": {},
+            "smtp": {
+                "reachable": False,
+                "last_error": "SMTPConnectTimeoutError: Timed out waiting for server ready message",
+                "unreachable_for_seconds": 70.0,
+            },
+        },
+    }
+    services = [{"service": "notifier", "down": False, "status": status, "lag": {}, "dead_letters": []}]
+    page = templates.get_template("console/operations_live.html")
+    shown = {}
+    for locale in ("fr", "en"):
+        token = i18n.current_locale.set(locale)
+        try:
+            shown[locale] = page.render(
+                alerts=[], prometheus_url=None, services=services, failed_emails=[], refreshed_at=None
+            )
+        finally:
+            i18n.current_locale.reset(token)
+    assert (
+        "E-mails en attente : 181, dont 181 après une tentative en échec ; le plus ancien depuis 75 s."
+        in shown["fr"]
+    )
+    assert "Le serveur SMTP ne répond pas : SMTPConnectTimeoutError" in shown["fr"]
+    assert "Emails waiting: 181, of which 181 after a failed attempt; the oldest for 75 s." in shown["en"]
+    # A notifier that answers its SMTP server says nothing of it; one that is down shows no figures.
+    status["emails"]["smtp"] = {"reachable": True, "last_error": None, "unreachable_for_seconds": 0}
+    healthy = page.render(
+        alerts=[], prometheus_url=None, services=services, failed_emails=[], refreshed_at=None
+    )
+    assert "SMTP" not in healthy and "181" in healthy
+    down = [{"service": "notifier", "down": True}]
+    assert "181" not in page.render(
+        alerts=[], prometheus_url=None, services=down, failed_emails=[], refreshed_at=None
+    )
