@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import timedelta
+from email.message import EmailMessage
 from uuid import UUID
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from chassis.clock import ManualClock
 from chassis.devstack import MailSink, free_port
 from contracts.events.common import Locale
 from notifier import app
+from notifier.mailer import Mailer, SmtpUnreachable
 from tests.support.waiting import eventually
 from tests.test_notifier import NOW, Upstream, emails, registered
 from web import i18n
@@ -242,3 +246,124 @@ def test_the_console_operations_page_shows_the_waiting_emails_and_a_silent_smtp_
     assert "181" not in page.render(
         alerts=[], prometheus_url=None, services=down, failed_emails=[], refreshed_at=None
     )
+
+
+# --- the mailer's bounds, on real sockets (no stack) -----------------------------------------------------
+
+
+class SlowSmtpServer:
+    """Greets at once, then answers each command after `delay` seconds (or never, when None)."""
+
+    def __init__(self, port: int, delay: float | None) -> None:
+        self.port = port
+        self.delay = delay
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self._stopped = asyncio.Event()
+
+    async def _talk(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        writer.write(b"220 slow.example ESMTP\r\n")
+        in_data = False
+        with contextlib.suppress(ConnectionError):
+            while line := await reader.readline():
+                if in_data:
+                    if line != b".\r\n":
+                        continue
+                    in_data = False
+                if self.delay is None:
+                    await self._stopped.wait()  # never answers
+                    break
+                await asyncio.sleep(self.delay)
+                command = line[:4].upper()
+                if command == b"DATA":
+                    in_data = True
+                    writer.write(b"354 go on\r\n")
+                elif command == b"QUIT":
+                    writer.write(b"221 bye\r\n")
+                else:
+                    writer.write(b"250 ok\r\n")
+                await writer.drain()
+        writer.close()
+
+    async def __aenter__(self) -> SlowSmtpServer:
+        self._server = await asyncio.start_server(self._talk, "127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._stopped.set()
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await asyncio.wait_for(self._server.wait_closed(), 5)
+
+
+def a_message() -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "noreply@integrator-platform.example"
+    message["To"] = "alice@acme.example"
+    message["Subject"] = "test"
+    message.set_content("test")
+    return message
+
+
+async def test_each_command_and_the_whole_conversation_are_bounded():
+    port = free_port()
+    settings = app.Settings(
+        smtp_port=port,
+        smtp_connect_timeout_seconds=1.0,
+        smtp_timeout_seconds=0.5,
+        smtp_send_timeout_seconds=1.0,
+    )
+    # Each answer in time (0.3 s < 0.5 s), but the conversation (EHLO, MAIL, RCPT, DATA, end of
+    # data: 1.5 s) longer than its bound: a failed attempt after 1 s.
+    async with SlowSmtpServer(port, delay=0.3):
+        mailer = Mailer(settings)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await mailer.send(a_message(), ["alice@acme.example"])
+        assert 0.9 <= time.monotonic() - started < 1.4
+        assert mailer.health()["reachable"] is False
+        await mailer.close()
+    # A command never answered: failed after the command's bound.
+    async with SlowSmtpServer(port, delay=None):
+        mailer = Mailer(settings)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await mailer.send(a_message(), ["alice@acme.example"])
+        assert time.monotonic() - started < 0.9
+        await mailer.close()
+    # In time: sent, and the server is reachable again.
+    async with SlowSmtpServer(port, delay=0.01):
+        mailer = Mailer(settings)
+        await mailer.send(a_message(), ["alice@acme.example"])
+        assert mailer.health() == {"reachable": True, "last_error": None, "unreachable_for_seconds": 0}
+        await mailer.close()
+
+
+async def test_a_silent_server_fails_every_waiting_email_in_one_connect_timeout():
+    """Twelve emails at once, four connections: those waiting for a connection fail with the first
+    timeouts, not one connect timeout each (3 s); the next email tries the server again."""
+    port = free_port()
+    silent = SilentSmtpServer(port)
+    await silent.start()
+    settings = app.Settings(smtp_port=port, smtp_connect_timeout_seconds=1.0, smtp_timeout_seconds=1.0)
+    mailer = Mailer(settings)
+    try:
+        started = time.monotonic()
+        outcomes = await asyncio.gather(
+            *(mailer.send(a_message(), ["alice@acme.example"]) for _ in range(12)), return_exceptions=True
+        )
+        took = time.monotonic() - started
+        assert all(isinstance(o, TimeoutError | ConnectionError) for o in outcomes), outcomes
+        assert took < 1.8, f"{took:.1f}s"
+        assert silent.connections == 4  # the others were not tried
+        assert sum(isinstance(o, SmtpUnreachable) for o in outcomes) == 8
+        # The next email is tried (a probe): it waits its own connect timeout.
+        with pytest.raises(TimeoutError):
+            await mailer.send(a_message(), ["alice@acme.example"])
+        assert silent.connections == 5
+    finally:
+        await mailer.close()
+        await silent.stop()
