@@ -255,8 +255,14 @@ async def _attempt(uow: UnitOfWork, job: _Job, writing: asyncio.Lock) -> None:
             # Written now, not when the batch's last conversation ends: ops, the metrics and the
             # retry schedule see a failing server within its timeouts (issue 22).
             async with writing:
-                await _record_failure(uow, job)
-            return
+                try:
+                    await _record_failure(uow, job)
+                    return
+                except Exception as failure:  # not fatal to the batch's other attempts in flight
+                    log.warning(
+                        "email_attempt_not_recorded", email_id=job.parcel.email_id, error=repr(failure)[:300]
+                    )
+            # Then written with the batch's outcomes, as before (or found again by the schedule).
         # Appended here, in the email's own context: EmailSent carries its trace (P7). The sent
         # emails of the batch are written together (`_record`).
         uow.append(job.loaded, job.outcome, integrator_id=job.integrator_id)
