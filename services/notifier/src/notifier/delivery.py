@@ -83,6 +83,8 @@ class _Job:
     #: What to record: the events decided after the attempt.
     outcome: list[DomainEvent] = field(default_factory=list)
     sent_in: float | None = None
+    #: When its batch began (monotonic): if the SMTP server is seen away after it, it is not tried.
+    came_at: float = field(default_factory=time.monotonic)
     #: Its outcome is written already (a failed attempt is, as soon as it fails).
     recorded: bool = False
 
@@ -238,7 +240,7 @@ async def _attempt(uow: UnitOfWork, job: _Job, writing: asyncio.Lock) -> None:
         try:
             message = compose(email.intended, intended_at=job.intended_at, settings=settings)
             started = time.perf_counter()
-            await mailer_of(runtime).send(message, email.intended.recipients)
+            await mailer_of(runtime).send(message, email.intended.recipients, came_at=job.came_at)
             job.sent_in = time.perf_counter() - started
             job.outcome = emails.record_sent(email)
         except Exception as error:  # SMTP refusal, connection, rendering: all recorded, retried

@@ -308,9 +308,13 @@ class Mailer:
         #: When the server last accepted an email (monotonic; the mailer's start until then).
         self._last_sent = time.monotonic()
 
-    async def send(self, message: EmailMessage, recipients: list[str]) -> None:
-        """Hand the message to the SMTP server; raises on any refusal or connection problem."""
-        came_at = time.monotonic()
+    async def send(
+        self, message: EmailMessage, recipients: list[str], *, came_at: float | None = None
+    ) -> None:
+        """Hand the message to the SMTP server; raises on any refusal or connection problem.
+        `came_at` (monotonic): when the email was handed over to be sent — by default now; a batch's
+        emails all came when the batch began (one integrator's, sent in order, included)."""
+        came_at = time.monotonic() if came_at is None else came_at
         async with self._slots:
             probe = await self._admit(came_at)
             try:
