@@ -234,7 +234,7 @@ def test_the_console_operations_page_shows_the_waiting_emails_and_a_silent_smtp_
         "E-mails en attente : 181, dont 181 après une tentative en échec ; le plus ancien depuis 75 s."
         in shown["fr"]
     )
-    assert "Le serveur SMTP ne répond pas : SMTPConnectTimeoutError" in shown["fr"]
+    assert "Serveur SMTP injoignable ou muet : SMTPConnectTimeoutError" in shown["fr"]
     assert "Emails waiting: 181, of which 181 after a failed attempt; the oldest for 75 s." in shown["en"]
     # A notifier that answers its SMTP server says nothing of it; one that is down shows no figures.
     status["emails"]["smtp"] = {"reachable": True, "last_error": None, "unreachable_for_seconds": 0}
