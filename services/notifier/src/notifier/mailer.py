@@ -285,10 +285,11 @@ class Mailer:
 
     Every wait is bounded (settings): connecting and the greeting (`smtp_connect_timeout_seconds`),
     each command (`smtp_timeout_seconds`), the whole conversation (`smtp_send_timeout_seconds`). Once
-    the server is seen away (refused, silent, hung up), the emails that were waiting for a connection
-    meanwhile fail at once with its reason instead of each waiting its own timeouts: a silent server
-    fails a batch of emails in one connect timeout, not one per email. An email that comes after tries
-    the server again (the probe), one at a time: those that come during a probe wait for its outcome.
+    the server is seen away (refused, silent, hung up), the emails handed over before that (waiting
+    for a connection, or later in the same batch: `came_at`) fail at once with its reason instead of
+    each waiting its own timeouts: a silent server fails a batch of emails in one connect timeout, not
+    one per email. An email that comes after tries the server again (the probe), one at a time: those
+    that come during a probe wait for its outcome.
     """
 
     def __init__(self, settings: Any) -> None:
