@@ -65,6 +65,9 @@ BUSINESS_FAMILIES = {
         "notifier_emails_failed",
         "notifier_emails_pending",
         "notifier_emails_retrying",
+        "notifier_emails_given_up",
+        "notifier_emails_oldest_pending_age_seconds",
+        "notifier_email_last_sent_age_seconds",
         "notifier_email_send_duration_seconds",
     },
 }

@@ -31,7 +31,10 @@ def start_notifier(stack, database: str, prefix: str, mail_port: int, log: Path)
         KAFKA_TOPIC_PARTITIONS="3",
         HTTP_PORT=str(port),
         SMTP_PORT=str(mail_port),
+        # The send hangs until the kill: no timeout ends it first.
+        SMTP_CONNECT_TIMEOUT_SECONDS="60",
         SMTP_TIMEOUT_SECONDS="60",
+        SMTP_SEND_TIMEOUT_SECONDS="60",
         EMAIL_RETRY_CHECK_SECONDS="0.2",
         TRACES_DIR=str(log.parent / "traces"),
         DEV_MODE="true",

@@ -121,6 +121,8 @@ class ServiceRuntime:
         self._after_commit: set[asyncio.Task[None]] = set()
         #: Resources the service's wiring opened (HTTP clients...), closed when the service stops.
         self.on_stop: list[Callable[[], Awaitable[None]]] = []
+        #: The service's own parts of /ops/status, by key (the notifier's email figures...).
+        self.status_parts: dict[str, Callable[[ServiceRuntime], Awaitable[Any]]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -369,7 +371,9 @@ class ServiceRuntime:
                 lag[runner.consumer_name] = {}
         events = await self.pool.fetchval("SELECT count(*) FROM events")
         dead = await self.pool.fetchval("SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL")
+        parts = {key: await part(self) for key, part in self.status_parts.items()}
         return {
+            **parts,
             "service": self.name,
             "events": events,
             "relay_leader": bool(self.relay and self.relay.is_leader),

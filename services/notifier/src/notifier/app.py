@@ -12,6 +12,7 @@ from chassis.clock import Clock
 from chassis.runtime import Schedule, ServiceRuntime
 from notifier import api
 from notifier.delivery import deliver_due_emails
+from notifier.health import email_gauges, email_status
 from notifier.metrics import email_metrics
 from notifier.projections import PROJECTIONS
 from notifier.reactions import REACTIONS
@@ -36,6 +37,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> ServiceRunt
         description=__doc__ or "",
     )
     email_metrics(runtime)  # every template's series from the first scrape
+    # Pending, retrying, given up, the oldest's wait and the SMTP server as last seen: in /ops/status.
+    runtime.status_parts["emails"] = email_status
+    runtime.metrics.add_gauges(email_gauges)
     return runtime
 
 

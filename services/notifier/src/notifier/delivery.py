@@ -83,6 +83,10 @@ class _Job:
     #: What to record: the events decided after the attempt.
     outcome: list[DomainEvent] = field(default_factory=list)
     sent_in: float | None = None
+    #: When its batch began (monotonic): if the SMTP server is seen away after it, it is not tried.
+    came_at: float = field(default_factory=time.monotonic)
+    #: Its outcome is written already (a failed attempt is, as soon as it fails).
+    recorded: bool = False
 
 
 class Courier:
@@ -152,7 +156,9 @@ async def deliver_many(runtime: ServiceRuntime, parcels: list[Parcel]) -> None:
             per_integrator: dict[str, list[_Job]] = {}
             for job in jobs:
                 per_integrator.setdefault(job.integrator_id, []).append(job)
-            await asyncio.gather(*(_attempt_in_order(uow, one) for one in per_integrator.values()))
+            # The batch's connection is shared by the attempts that record their failure at once.
+            writing = asyncio.Lock()
+            await asyncio.gather(*(_attempt_in_order(uow, one, writing) for one in per_integrator.values()))
             await _record(uow, jobs)
         finally:
             try:
@@ -208,13 +214,13 @@ async def _jobs(uow: UnitOfWork, claimed: list[Any], by_id: dict[str, Parcel]) -
     return jobs
 
 
-async def _attempt_in_order(uow: UnitOfWork, jobs: list[_Job]) -> None:
+async def _attempt_in_order(uow: UnitOfWork, jobs: list[_Job], writing: asyncio.Lock) -> None:
     """One integrator's emails, one after the other, each in the context it was intended in."""
     for job in jobs:
-        await asyncio.create_task(_attempt(uow, job), context=job.parcel.context)
+        await asyncio.create_task(_attempt(uow, job, writing), context=job.parcel.context)
 
 
-async def _attempt(uow: UnitOfWork, job: _Job) -> None:
+async def _attempt(uow: UnitOfWork, job: _Job, writing: asyncio.Lock) -> None:
     runtime = uow.runtime
     settings: Any = runtime.settings
     email = job.loaded.state
@@ -234,7 +240,7 @@ async def _attempt(uow: UnitOfWork, job: _Job) -> None:
         try:
             message = compose(email.intended, intended_at=job.intended_at, settings=settings)
             started = time.perf_counter()
-            await mailer_of(runtime).send(message, email.intended.recipients)
+            await mailer_of(runtime).send(message, email.intended.recipients, came_at=job.came_at)
             job.sent_in = time.perf_counter() - started
             job.outcome = emails.record_sent(email)
         except Exception as error:  # SMTP refusal, connection, rendering: all recorded, retried
@@ -248,8 +254,33 @@ async def _attempt(uow: UnitOfWork, job: _Job) -> None:
                 max_attempts=settings.smtp_max_attempts,
                 backoff_seconds=settings.smtp_backoff_seconds,
             )
-        # Appended here, in the email's own context: EmailSent carries its trace (P7).
+            # Written now, not when the batch's last conversation ends: ops, the metrics and the
+            # retry schedule see a failing server within its timeouts (issue 22).
+            async with writing:
+                try:
+                    await _record_failure(uow, job)
+                    return
+                except Exception as failure:  # not fatal to the batch's other attempts in flight
+                    log.warning(
+                        "email_attempt_not_recorded", email_id=job.parcel.email_id, error=repr(failure)[:300]
+                    )
+            # Then written with the batch's outcomes, as before (or found again by the schedule).
+        # Appended here, in the email's own context: EmailSent carries its trace (P7). The sent
+        # emails of the batch are written together (`_record`).
         uow.append(job.loaded, job.outcome, integrator_id=job.integrator_id)
+
+
+async def _record_failure(uow: UnitOfWork, job: _Job) -> None:
+    """A failed attempt written on its own, on the batch's connection (the send locks are its own)."""
+    alone = UnitOfWork(uow.runtime, uow.conn)
+    loaded = alone.known(EMAIL, job.parcel.email_id, job.loaded.state, job.loaded.version)
+    alone.append(loaded, job.outcome, integrator_id=job.integrator_id)
+    try:
+        await alone.flush()
+    except ConcurrencyConflict:  # it moved meanwhile (a resend requested): decided again on its stream
+        await _record_alone(uow.runtime, uow.conn, job)
+    job.recorded = True
+    _count(uow.runtime, job)
 
 
 async def _record(uow: UnitOfWork, jobs: list[_Job]) -> None:
@@ -259,9 +290,13 @@ async def _record(uow: UnitOfWork, jobs: list[_Job]) -> None:
         await uow.flush()
     except ConcurrencyConflict:
         for job in jobs:
-            await asyncio.create_task(_record_alone(uow.runtime, uow.conn, job), context=job.parcel.context)
+            if not job.recorded:
+                await asyncio.create_task(
+                    _record_alone(uow.runtime, uow.conn, job), context=job.parcel.context
+                )
     for job in jobs:
-        _count(uow.runtime, job)
+        if not job.recorded:
+            _count(uow.runtime, job)
 
 
 async def _record_alone(runtime: ServiceRuntime, conn: Any, job: _Job) -> None:
@@ -311,5 +346,9 @@ async def deliver_due_emails(runtime: ServiceRuntime) -> None:
         order_by="position",
         limit=BATCH,
     )
-    for row in due:
-        await deliver(runtime, row["email_id"])
+    # Attempted together as the courier's batches are (a few conversations at once, each integrator's
+    # in order): after an outage, the emails waiting for their retry go out at the courier's pace.
+    ids = [row["email_id"] for row in due]
+    for start in range(0, len(ids), COURIER_BATCH):
+        chunk = ids[start : start + COURIER_BATCH]
+        await deliver_many(runtime, [Parcel(i, None, contextvars.copy_context()) for i in chunk])

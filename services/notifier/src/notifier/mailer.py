@@ -264,6 +264,17 @@ MAX_CONNECTIONS = 4
 IDLE_SECONDS = 30.0
 
 
+class SmtpUnreachable(ConnectionError):
+    """The SMTP server did not answer the last conversation: this email was not tried (a failed
+    attempt all the same, retried with backoff)."""
+
+
+def server_away(error: BaseException) -> bool:
+    """An error that says the server is away (refused, silent, timed out, hung up), not one about this
+    email (a refused recipient, an authentication refused: the server answered)."""
+    return isinstance(error, OSError | TimeoutError)
+
+
 class Mailer:
     """Hands messages to the SMTP server over connections kept open and reused.
 
@@ -271,6 +282,14 @@ class Mailer:
     meanwhile. A connection that failed in any way, that the server closed, or that sat idle for
     `IDLE_SECONDS` is dropped, and the next email opens a new one. A send error raises, as a new
     connection per email did: the caller records it as a failed attempt, nothing is retried here.
+
+    Every wait is bounded (settings): connecting and the greeting (`smtp_connect_timeout_seconds`),
+    each command (`smtp_timeout_seconds`), the whole conversation (`smtp_send_timeout_seconds`). Once
+    the server is seen away (refused, silent, hung up), the emails handed over before that (waiting
+    for a connection, or later in the same batch: `came_at`) fail at once with its reason instead of
+    each waiting its own timeouts: a silent server fails a batch of emails in one connect timeout, not
+    one per email. An email that comes after tries the server again (the probe), one at a time: those
+    that come during a probe wait for its outcome.
     """
 
     def __init__(self, settings: Any) -> None:
@@ -281,18 +300,85 @@ class Mailer:
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self._local_hostname: str | None = None
         self._reaper: asyncio.TimerHandle | None = None
+        #: Why the server is held away (its last failed conversation), and since when (monotonic).
+        self._away: str | None = None
+        self._away_since = 0.0
+        self._away_checked = 0.0
+        #: The probe under way while the server is held away: resolves to True when it answered.
+        self._probe: asyncio.Future[bool] | None = None
+        #: When the server last accepted an email (monotonic; the mailer's start until then).
+        self._last_sent = time.monotonic()
 
-    async def send(self, message: EmailMessage, recipients: list[str]) -> None:
-        """Hand the message to the SMTP server; raises on any refusal or connection problem."""
+    async def send(
+        self, message: EmailMessage, recipients: list[str], *, came_at: float | None = None
+    ) -> None:
+        """Hand the message to the SMTP server; raises on any refusal or connection problem.
+        `came_at` (monotonic): when the email was handed over to be sent — by default now; a batch's
+        emails all came when the batch began (one integrator's, sent in order, included)."""
+        came_at = time.monotonic() if came_at is None else came_at
         async with self._slots:
-            client = await self._take()
+            probe = await self._admit(came_at)
             try:
-                await client.send_message(message, sender=self.sender, recipients=recipients)
-            except BaseException:
-                client.close()  # whatever state it is in, it is not reused
+                async with asyncio.timeout(self.settings.smtp_send_timeout_seconds):
+                    client = await self._take()
+                    try:
+                        await client.send_message(message, sender=self.sender, recipients=recipients)
+                    except BaseException:
+                        client.close()  # whatever state it is in, it is not reused
+                        raise
+            except Exception as error:
+                if server_away(error):
+                    self._held_away(error)
+                else:
+                    self._answered()
                 raise
-            self._idle.append((client, time.monotonic()))
-            self._schedule_reap()
+            else:
+                self._answered()
+                self._last_sent = time.monotonic()
+                self._idle.append((client, time.monotonic()))
+                self._schedule_reap()
+            finally:
+                if probe is not None:
+                    self._probe = None
+                    if not probe.done():
+                        probe.set_result(self._away is None)
+
+    async def _admit(self, came_at: float) -> asyncio.Future[bool] | None:
+        """Whether this email (handed over at `came_at`) may talk to the server now: yes when it is not
+        held away; when it is, wait for the probe under way, or fail at once if the server failed to
+        answer while it waited, or else be the probe. Returns the probe's future when it is."""
+        if self._away is None:
+            return None
+        if self._probe is not None:
+            if await asyncio.shield(self._probe):
+                return None
+            raise SmtpUnreachable(f"not tried: the SMTP server did not answer ({self._away})")
+        if came_at <= self._away_checked:
+            raise SmtpUnreachable(f"not tried: the SMTP server did not answer ({self._away})")
+        self._probe = asyncio.get_running_loop().create_future()
+        return self._probe
+
+    def _held_away(self, error: BaseException) -> None:
+        now = time.monotonic()
+        if self._away is None:
+            self._away_since = now
+        self._away = f"{type(error).__name__}: {error}"[:300]
+        self._away_checked = now
+
+    def _answered(self) -> None:
+        self._away = None
+
+    def health(self) -> dict[str, Any]:
+        """What ops read of the SMTP server in /ops/status: reachable as far as this process saw."""
+        away = self._away is not None
+        return {
+            "reachable": not away,
+            "last_error": self._away,
+            "unreachable_for_seconds": round(time.monotonic() - self._away_since, 1) if away else 0,
+        }
+
+    def seconds_since_sent(self) -> float:
+        return round(time.monotonic() - self._last_sent, 1)
 
     async def _take(self) -> aiosmtplib.SMTP:
         now = time.monotonic()
@@ -315,10 +401,11 @@ class Mailer:
             username=settings.smtp_username,
             password=password,
             start_tls=settings.smtp_starttls,
-            timeout=settings.smtp_timeout_seconds,
+            timeout=settings.smtp_timeout_seconds,  # each command's answer
             local_hostname=self._local_hostname,
         )
-        await client.connect()
+        # The TCP connect and the server's greeting: a server that accepts and says nothing is seen here.
+        await client.connect(timeout=settings.smtp_connect_timeout_seconds)
         return client
 
     def _schedule_reap(self) -> None:

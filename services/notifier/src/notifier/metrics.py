@@ -1,22 +1,21 @@
 """The notifier's metrics (chassis.metrics): emails intended, sent, failed and pending, by template.
 
 Templates are a closed set (`domain.mapping`): every label value is known, and exported at 0 from the
-start, so the first failure is an increase Prometheus sees. Pending and retrying are read from the
-emails read model by the chassis's refresh task (one grouped query on its indexed status).
+start, so the first failure is an increase Prometheus sees. Pending, retrying, given up and the oldest
+pending email's age are read from the emails read model by the chassis's refresh task (`health`: one
+grouped query on its indexed status), the figures `/ops/status` shows, with the last send's age.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from weakref import WeakKeyDictionary
 
 from prometheus_client import Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
 
 from chassis.runtime import ServiceRuntime
 from notifier.domain.mapping import RULES_BY_TEMPLATE
 
-#: An SMTP conversation: tens of ms on a LAN, seconds to a slow relay, `smtp_timeout_seconds` at most.
+#: An SMTP conversation: tens of ms on a LAN, seconds to a slow relay, `smtp_send_timeout_seconds` at most.
 SEND_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -58,7 +57,6 @@ class EmailMetrics:
         for template in RULES_BY_TEMPLATE:
             for metric in (self.intended, self.sent, self.attempts_failed, self.failed, self.send_duration):
                 metric.labels(template)
-        runtime.metrics.add_gauges(email_gauges)
 
     def email_intended(self, template: str) -> None:
         if self.enabled:
@@ -85,32 +83,3 @@ def email_metrics(runtime: ServiceRuntime) -> EmailMetrics:
     if metrics is None:
         metrics = _BY_RUNTIME[runtime] = EmailMetrics(runtime)
     return metrics
-
-
-async def email_gauges(runtime: ServiceRuntime) -> Iterable[Metric]:
-    """Emails intended and not sent yet, by template: waiting a first attempt, or retrying after a
-    failed one (an SMTP problem while this stays above 0)."""
-    rows = await runtime.pool.fetch(
-        "SELECT data->>'template' AS template, coalesce((data->>'attempts')::int, 0) > 0 AS retrying, "
-        "count(*) AS emails FROM notifier_emails WHERE data->>'status' = 'intended' GROUP BY 1, 2"
-    )
-    pending = GaugeMetricFamily(
-        "notifier_emails_pending",
-        "Emails intended and not sent yet (waiting or retrying), by template.",
-        labels=["template"],
-    )
-    retrying = GaugeMetricFamily(
-        "notifier_emails_retrying",
-        "Emails intended whose last send attempt failed and that wait for a retry, by template.",
-        labels=["template"],
-    )
-    counts = {t: [0, 0] for t in RULES_BY_TEMPLATE}
-    for row in rows:
-        bucket = counts.setdefault(row["template"], [0, 0])
-        bucket[0] += row["emails"]
-        if row["retrying"]:
-            bucket[1] += row["emails"]
-    for template, (all_pending, failing) in sorted(counts.items()):
-        pending.add_metric([template], float(all_pending))
-        retrying.add_metric([template], float(failing))
-    return [pending, retrying]

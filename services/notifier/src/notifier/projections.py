@@ -39,6 +39,9 @@ def apply_email(row: Row | None, env: Envelope, event: DomainEvent) -> Row | Non
             "source_event_id": str(event.source_event_id),
             "source_event_type": event.source_event_type,
             "intended_at": at,
+            # Since when it waits to go out: intended, or its resend requested (the oldest's age is
+            # what ops and the EmailsNotGoingOut alert watch).
+            "waiting_since": at,
             "sent_at": None,
             "failed_at": None,
             "resend_requested_by": None,
@@ -54,6 +57,7 @@ def apply_email(row: Row | None, env: Envelope, event: DomainEvent) -> Row | Non
             row["failed_at"] = at
         elif isinstance(event, EmailResendRequested):
             row["resend_requested_by"] = event.requested_by
+            row["waiting_since"] = at
     return {
         **row,
         "status": email.status.value if email.status else None,

@@ -17,8 +17,14 @@ class Settings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
-    #: One SMTP conversation may not hang a sender longer than this (SMTP_TIMEOUT_SECONDS).
+    #: Opening a connection: TCP connect and the server's greeting (SMTP_CONNECT_TIMEOUT_SECONDS). A
+    #: server that accepts and says nothing is a failed attempt after this, not after minutes.
+    smtp_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: Each command's answer: EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA (SMTP_TIMEOUT_SECONDS).
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: One email's whole conversation, connecting included: no sender waits longer on one email
+    #: (SMTP_SEND_TIMEOUT_SECONDS).
+    smtp_send_timeout_seconds: float = Field(default=30.0, gt=0)
     #: Attempts per round before EmailFailed (SMTP_MAX_ATTEMPTS).
     smtp_max_attempts: int = Field(default=5, ge=1, le=50)
     #: First retry delay; doubled after each failed attempt (SMTP_BACKOFF_SECONDS).
