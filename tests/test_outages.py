@@ -176,3 +176,61 @@ async def test_broker_restarted_empty_then_database_killed_mid_burst_every_comma
         sink.stop()
         kafka.stop()
         postgres.stop()
+
+
+async def _readiness(svc: RunningService) -> dict[str, Any]:
+    r = await svc.http.get("/readyz")
+    body: dict[str, Any] = r.json()
+    return {"status": r.status_code, **body["checks"]}
+
+
+async def test_readiness_is_false_while_the_broker_or_the_database_is_down_and_true_after(
+    stack: Stack, service: Any
+) -> None:
+    """Finding 12: with the broker down every /readyz stayed 200. Now readiness names what is missing
+    while it is down (within a few seconds: the broker watch looks every second), and comes back."""
+    from tests.support import chassis_app
+
+    kafka = EmbeddedKafka(free_port(), stack.root / f"{stack.unique('tansu')}.log")
+    kafka.start()
+    postgres = EmbeddedPostgres(stack.root / stack.unique("ready_pg"), free_port(), durable=True)
+    postgres.start()
+    original = stack.kafka, stack.postgres
+    stack.kafka, stack.postgres = kafka, postgres
+    try:
+        async with service(chassis_app) as svc:
+
+            async def readiness_is(expected: dict[str, Any]):
+                async def check() -> dict[str, Any] | None:
+                    got = await _readiness(svc)
+                    return got if all(got[k] == v for k, v in expected.items()) else None
+
+                return await eventually(check, timeout=15, interval=0.2, what=f"readiness {expected}")
+
+            await readiness_is({"status": 200, "broker": True, "database": True})
+            kafka.kill()
+            await readiness_is({"status": 503, "broker": False, "database": True})
+            kafka.start()
+            await readiness_is({"status": 200, "broker": True, "database": True})
+            postgres.kill()
+            await readiness_is({"status": 503, "database": False})
+            postgres.start()
+            await readiness_is({"status": 200, "broker": True, "database": True})
+            # Readiness stays cheap: many asks, one SELECT 1 a second at most (no call to the broker).
+            asked = 0
+            select_one = svc.runtime._select_one
+
+            async def counted() -> bool:
+                nonlocal asked
+                asked += 1
+                return await select_one()
+
+            svc.runtime._database_answers._check = counted
+            started = time.monotonic()
+            answers = await asyncio.gather(*(svc.http.get("/readyz") for _ in range(50)))
+            assert all(r.status_code == 200 for r in answers)
+            assert asked <= 1 + (time.monotonic() - started), asked
+    finally:
+        stack.kafka, stack.postgres = original
+        kafka.stop()
+        postgres.stop()
