@@ -53,7 +53,9 @@ def _is_postmaster(process: psutil.Process) -> bool:
     return bool(command) and command[0].endswith("/postgres") and "-D" in command
 
 
-def test_a_killed_service_broker_or_database_comes_back_by_itself_and_ctrl_c_stops_all(tmp_path: Path) -> None:
+def test_a_killed_service_broker_or_database_comes_back_by_itself_and_ctrl_c_stops_all(
+    tmp_path: Path,
+) -> None:
     offset = _free_offset()
     env = dict(os.environ)
     env.update(
@@ -102,7 +104,9 @@ def test_a_killed_service_broker_or_database_comes_back_by_itself_and_ctrl_c_sto
             victim.send_signal(signal.SIGKILL)
             victim.wait(10)
             deadline = time.monotonic() + 60
-            while what not in (tmp_path / "run.log").read_text() or not all(_ready(p) for p in ports.values()):
+            while what not in (tmp_path / "run.log").read_text() or not all(
+                _ready(p) for p in ports.values()
+            ):
                 assert run.poll() is None, (tmp_path / "run.log").read_text()
                 assert time.monotonic() < deadline, (what, (tmp_path / "run.log").read_text())
                 time.sleep(0.3)
