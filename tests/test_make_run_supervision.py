@@ -98,12 +98,13 @@ def test_a_killed_service_broker_or_database_comes_back_by_itself_and_ctrl_c_sto
         # every service ready again (readiness checks both) without anyone touching anything.
         for what, is_it in (
             ("the broker (Tansu) exited with -9; restarted", _is_broker),
-            ("PostgreSQL exited with -9; restarted", _is_postmaster),
+            ("PostgreSQL exited with -9; restarted", _is_postmaster),  # or "…, not answering yet"
         ):
             victim = next(p for p in psutil.Process(run.pid).children(recursive=True) if is_it(p))
             victim.send_signal(signal.SIGKILL)
             victim.wait(10)
-            deadline = time.monotonic() + 60
+            # PostgreSQL's crash recovery and six services reconnecting, on a busy machine: 120 s at most.
+            deadline = time.monotonic() + 120
             while what not in (tmp_path / "run.log").read_text() or not all(
                 _ready(p) for p in ports.values()
             ):

@@ -17,9 +17,11 @@ import time
 from collections import Counter
 from email import message_from_bytes, policy
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
+import pytest
 
 from chassis.devstack import EmbeddedKafka, EmbeddedPostgres, MailSink, free_port
 from chassis.testing import RunningService, Stack
@@ -34,7 +36,6 @@ from tests.support.waiting import eventually
 #: The bound this test states: from the last restart (broker or database) to every accepted command
 #: stored once and its email sent once. Measured here: well under it (see the report in the commit).
 RECOVERY_SECONDS = 45.0
-BURST = 90
 WORKERS = 3
 
 
@@ -57,10 +58,10 @@ def _registrations(n: int, tag: str) -> list[tuple[str, dict[str, Any]]]:
 class Burst:
     """Registrations sent by a few concurrent clients; what got a 201 is remembered by its contact."""
 
-    def __init__(self, onboarding: RunningService, tag: str) -> None:
+    def __init__(self, onboarding: RunningService, tag: str, n: int) -> None:
         self.onboarding = onboarding
         self.headers = onboarding.auth("ops")
-        self.pending = _registrations(BURST, tag)
+        self.pending = _registrations(n, tag)
         self.accepted: set[str] = set()
         self.statuses: Counter[int] = Counter()
 
@@ -115,9 +116,19 @@ async def _welcomes_sent(svc: RunningService) -> Counter[str]:
     return Counter(r["recipient"] for r in rows)
 
 
-async def test_broker_restarted_empty_then_database_killed_mid_burst_every_command_once_every_email_once(
-    stack: Stack, platform: Any, tmp_path: Path
-) -> None:
+async def _outage(
+    stack: Stack,
+    platform: Any,
+    tmp_path: Path,
+    apps: list[ModuleType],
+    registrations: int,
+    *,
+    kill_database: bool,
+) -> float:
+    """A burst of `registrations` through onboarding; the broker SIGKILLed a third of the way in and
+    started again empty halfway; with `kill_database`, PostgreSQL SIGKILLed three quarters in and
+    started again. Then every 201 stored once and its welcome email sent once (the notifier's records
+    and the SMTP sink) within RECOVERY_SECONDS of the last restart. Returns that recovery time."""
     kafka = EmbeddedKafka(free_port(), tmp_path / "tansu.log")
     kafka.start()
     # Under the session's root (world-readable, for PostgreSQL's own system user when run as root):
@@ -131,28 +142,26 @@ async def test_broker_restarted_empty_then_database_killed_mid_burst_every_comma
     stack.kafka, stack.postgres = kafka, postgres  # this test's services run on these two
     try:
         async with platform(
-            [onboarding_app, sims_app, ism_app, support_app, notifier_app],
-            smtp_port=sink.port,
-            email_retry_check_seconds=0.2,
-            smtp_backoff_seconds=0.2,
+            apps, smtp_port=sink.port, email_retry_check_seconds=0.2, smtp_backoff_seconds=0.2
         ) as services:
-            burst = Burst(services["onboarding"], stack.unique("o"))
+            burst = Burst(services["onboarding"], stack.unique("o"), registrations)
             workers = [asyncio.create_task(burst.worker()) for _ in range(WORKERS)]
             try:
-                await burst.until_accepted(20)
+                await burst.until_accepted(registrations // 3)
                 kafka.kill()
-                await burst.until_accepted(35)  # commands go on while the broker is away (the outbox)
-                kafka.start()  # empty: no topic, no committed offset
-                await burst.until_accepted(55)
-                postgres.kill()
-                await asyncio.sleep(1.0)  # commands meanwhile: 503, nothing stored
-                postgres.start()
+                await burst.until_accepted(registrations // 2)  # accepted meanwhile: the outbox
+                kafka.start()  # empty: no topic, no consumer group, no committed offset
+                if kill_database:
+                    await burst.until_accepted(registrations * 3 // 4)
+                    postgres.kill()
+                    await asyncio.sleep(1.0)  # commands meanwhile: 503, nothing stored
+                    postgres.start()
                 restarted = time.monotonic()
                 await asyncio.gather(*workers)
             finally:
                 for task in workers:
                     task.cancel()
-            assert burst.statuses[201] == len(burst.accepted) >= 55, burst.statuses
+            assert burst.statuses[201] == len(burst.accepted), burst.statuses
 
             onboarding, notifier = services["onboarding"], services["notifier"]
 
@@ -170,12 +179,38 @@ async def test_broker_restarted_empty_then_database_killed_mid_burst_every_comma
             sent = await _welcomes_sent(notifier)
             assert set(sent) == set(stored) and max(sent.values()) == 1, sent
             assert _sink_recipients(sink) == sent and sink.received == len(sent)
-            print(f"recovered in {recovery:.1f}s after the database restart; statuses {dict(burst.statuses)}")
+            print(f"recovered in {recovery:.1f}s after the last restart; statuses {dict(burst.statuses)}")
+            return recovery
     finally:
         stack.kafka, stack.postgres = original
         sink.stop()
         kafka.stop()
         postgres.stop()
+
+
+async def test_broker_restarted_empty_mid_burst_no_consumer_stalls(
+    stack: Stack, platform: Any, tmp_path: Path
+) -> None:
+    """Finding 11, in `make test`: ism-provisioning reads sim-logistics' topic, which nobody publishes
+    to here, and the notifier reads support's and the web front's, which do not even run: after the
+    wipe those topics are gone. Before, both consumers looped on UnknownTopicOrPartitionError and
+    never sent the emails of the registrations accepted meanwhile."""
+    await _outage(stack, platform, tmp_path, [onboarding_app, ism_app, notifier_app], 36, kill_database=False)
+
+
+@pytest.mark.slow
+async def test_broker_restarted_empty_then_database_killed_mid_burst_every_command_once_every_email_once(
+    stack: Stack, platform: Any, tmp_path: Path
+) -> None:
+    """The five services; the broker restarted empty, then PostgreSQL killed and restarted."""
+    await _outage(
+        stack,
+        platform,
+        tmp_path,
+        [onboarding_app, sims_app, ism_app, support_app, notifier_app],
+        90,
+        kill_database=True,
+    )
 
 
 async def _readiness(svc: RunningService) -> dict[str, Any]:

@@ -161,8 +161,12 @@ class EmbeddedPlatform:
                     + (f" (restart {len(recent) + 1} within a minute)" if recent else "")
                     + f" — see {where}"
                 )
-            except Exception as error:  # a port not free yet, a server still shutting down: later
-                said.append(f"{name} exited with {returncode}; restarting failed ({error}), trying again")
+            except Exception as error:
+                if server.proc is not None and server.proc.poll() is None:
+                    # Started, but slow to accept connections (PostgreSQL's crash recovery): it goes on.
+                    said.append(f"{name} exited with {returncode}; restarted, not answering yet ({error})")
+                else:  # a port not free yet, a server still shutting down: again after the backoff
+                    said.append(f"{name} exited with {returncode}; restarting failed ({error}), trying again")
         for spec in SERVICES:
             proc = self.processes.get(spec.name)
             if proc is None or proc.poll() is None:
