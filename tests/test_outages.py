@@ -33,9 +33,10 @@ from sim_logistics import app as sims_app
 from support import app as support_app
 from tests.support.waiting import eventually
 
-#: The bound this test states: from the last restart (broker or database) to every accepted command
-#: stored once and its email sent once. Measured here: well under it (see the report in the commit).
-RECOVERY_SECONDS = 45.0
+#: The bound these tests state: from the last restart (broker or database) to every accepted command
+#: stored once and its email sent once. Measured: 5-10 s on a quiet machine; once over 45 s with the
+#: machine at a load of 12 on 2 cores (the relays and consumers wait out Kafka request timeouts).
+RECOVERY_SECONDS = 90.0
 WORKERS = 3
 
 

@@ -308,14 +308,15 @@ class ReactionsSubscriber:
                     await runner._record_dead_letter(conn, unreadable, reason)
                 await runner._publish_dead_letter(unreadable, reason)
 
-    async def rejoin_if_broker_was_wiped(self, consumer: AIOKafkaConsumer) -> None:
+    async def rejoin_if_broker_was_wiped(self, consumer: AIOKafkaConsumer) -> bool:
         """A memory-only broker restarted empty: our positions are past its new log end. Start again
         from the earliest offset; the inbox makes the replay harmless (ARCHITECTURE.md, Tansu).
 
         The broker watch says so (chassis.reachability: its marker is gone, it declared the topics
         again): every partition goes back to offset 0 — a position before the new log end is no proof
         of a healthy topic (the relays republish in their own time). Without the watch, only a position
-        well past a log end is taken as a wipe."""
+        well past a log end is taken as a wipe. True when every partition went back to 0: the batch
+        just fetched (at the old positions) is dropped, its messages come again."""
         tps = list(consumer.assignment())
         watch = self.runtime.broker_watch
         if watch is not None and watch.epoch != self._broker_epoch:
@@ -323,9 +324,9 @@ class ReactionsSubscriber:
             log.warning("broker_wiped_rejoining", consumer=self.group_id, partitions=len(tps))
             for tp in tps:
                 consumer.seek(tp, 0)
-            return
+            return True
         if not tps:
-            return
+            return False
         ends = await consumer.end_offsets(tps)
         for tp in tps:
             try:
@@ -345,6 +346,7 @@ class ReactionsSubscriber:
                     end=ends.get(tp),
                 )
                 consumer.seek(tp, 0)
+        return False
 
 
 class _BatchFailed(Exception):
@@ -382,7 +384,8 @@ class _Consumer(AIOKafkaConsumer):  # type: ignore[misc]  # aiokafka is untyped
             self.fetch_wait.observe(sum(map(len, batches.values())))
             if loop.time() - self._last_wipe_check > WIPE_CHECK_SECONDS:
                 self._last_wipe_check = loop.time()
-                await self.shell.rejoin_if_broker_was_wiped(self)
+                if await self.shell.rejoin_if_broker_was_wiped(self):
+                    continue
             if batches:
                 return batches
 
