@@ -3,8 +3,8 @@
 PostgreSQL (one database per service, data kept under .data/pg), the Tansu broker (memory: empty at
 every start — the relays republish from the event stores and the consumers deduplicate), an SMTP sink
 writing each email to .data/mail/, the five services and the web front (port 8000, the public origin
-every email link opens). A service that dies is restarted with backoff, as Kubernetes would, and
-says so; Ctrl-C stops everything.
+every email link opens). A service, PostgreSQL or the broker that dies is restarted with backoff, as
+Kubernetes would, and `make run` says so; Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -131,27 +131,68 @@ class EmbeddedPlatform:
             )
 
     def supervise(self, restarts: dict[str, list[float]]) -> list[str]:
-        """Restart each service that exited, with backoff (1, 2, 4… up to 30 s after repeated
-        crashes within a minute), like a Kubernetes restart policy. Returns what it did, to print."""
+        """Restart PostgreSQL, the broker and each service that exited, with backoff (1, 2, 4… up to
+        30 s after repeated crashes within a minute), like a Kubernetes restart policy. Returns what
+        it did, to print. The services ride out the outage by themselves (their pools reconnect, the
+        relays republish to a broker restarted empty, readiness is false meanwhile)."""
         said = []
         now = time.monotonic()
+        infrastructure = (
+            ("PostgreSQL", self.postgres, self.postgres.start, f"{self.postgres.data_dir}/server.log"),
+            (
+                "the broker (Tansu)",
+                self.kafka,
+                self.kafka.start,
+                f"{self.kafka.log_path}; it restarts empty: the relays publish every event again",
+            ),
+        )
+        for name, server, start, where in infrastructure:
+            proc = server.proc
+            if proc is None or proc.poll() is None:
+                continue  # not started here, or running
+            if not self._due(name, restarts, now):
+                continue
+            returncode = proc.returncode
+            recent = restarts[name][:-1]
+            try:
+                start()
+                said.append(
+                    f"{name} exited with {returncode}; restarted"
+                    + (f" (restart {len(recent) + 1} within a minute)" if recent else "")
+                    + f" — see {where}"
+                )
+            except Exception as error:
+                if server.proc is not None and server.proc.poll() is None:
+                    # Started, but slow to accept connections (PostgreSQL's crash recovery): it goes on.
+                    said.append(f"{name} exited with {returncode}; restarted, not answering yet ({error})")
+                else:  # a port not free yet, a server still shutting down: again after the backoff
+                    said.append(f"{name} exited with {returncode}; restarting failed ({error}), trying again")
         for spec in SERVICES:
             proc = self.processes.get(spec.name)
             if proc is None or proc.poll() is None:
                 continue
-            recent = [t for t in restarts.get(spec.name, []) if now - t < 60]
-            delay = min(30.0, 2.0 ** max(0, len(recent) - 1)) if recent else 0.0
-            last = recent[-1] if recent else 0.0
-            if now - last < delay:
+            if not self._due(spec.name, restarts, now):
                 continue
+            recent = restarts[spec.name][:-1]
             said.append(
                 f"{spec.name} exited with {proc.returncode}; restarting"
                 + (f" (restart {len(recent) + 1} within a minute)" if recent else "")
                 + f" — see {self.data_dir}/logs/{spec.name}.log"
             )
-            restarts[spec.name] = [*recent, now]
             self.spawn(spec)
         return said
+
+    @staticmethod
+    def _due(name: str, restarts: dict[str, list[float]], now: float) -> bool:
+        """Whether `name` may be restarted now (backoff after crashes within a minute); if so, the
+        restart is counted."""
+        recent = [t for t in restarts.get(name, []) if now - t < 60]
+        delay = min(30.0, 2.0 ** max(0, len(recent) - 1)) if recent else 0.0
+        last = recent[-1] if recent else 0.0
+        if now - last < delay:
+            return False
+        restarts[name] = [*recent, now]
+        return True
 
     def wait_ready(self, timeout: float | None = None) -> None:
         # PLATFORM_READY_TIMEOUT: a busy machine (a CI runner, the tests' own load) starts slower.

@@ -34,6 +34,7 @@ from opentelemetry.trace import (
 from chassis import kafka
 from chassis.db import Conn, needs_reset
 from chassis.eventstore import APPENDED_CHANNEL
+from chassis.reachability import BrokerWatch
 from chassis.settings import ServiceSettings
 from chassis.telemetry import span_context_of
 
@@ -105,6 +106,7 @@ class Relay:
         tracer: trace.Tracer,
         *,
         poll_seconds: float = 1.0,
+        broker: BrokerWatch | None = None,
     ) -> None:
         self.service = service
         self.topic = settings.topic(topic)
@@ -112,6 +114,11 @@ class Relay:
         self.pool = pool
         self.tracer = tracer
         self.poll_seconds = poll_seconds
+        #: Says when the broker restarted empty: the relay then publishes every event again.
+        self.broker = broker
+        self._broker_epoch = broker.epoch if broker is not None else 0
+        if broker is not None:
+            broker.on_wipe.append(self.wake)
         self.lock_key = zlib.crc32(f"relay:{service}".encode())
         self.is_leader = False
         self.published_total = 0
@@ -196,6 +203,7 @@ class Relay:
                 last_check = asyncio.get_running_loop().time()
                 quiet_polls = 0
                 while not self._stopping:
+                    await self._start_over_if_broker_was_wiped()
                     published = self.published_total
                     more = await self.publish_once()
                     now = asyncio.get_running_loop().time()
@@ -428,10 +436,24 @@ class Relay:
                 await kafka.ensure_topics(
                     self.settings, [self.topic.removeprefix(self.settings.kafka_topic_prefix)]
                 )
-                await conn.execute("DELETE FROM relay_checkpoint WHERE name = $1", self.topic)
-                self._checkpoint_cache = None
-                self._drop_prefetch()
-                self._last_slices.clear()
+                await self._start_over(conn)
+
+    async def _start_over_if_broker_was_wiped(self) -> None:
+        """The broker watch saw the broker restart empty (and declared our topic again): everything
+        goes out again, from the first event — whatever the log ends say, which a relay that had
+        published little, or nothing, since the restart could not tell from a healthy topic."""
+        if self.broker is None or self.broker.epoch == self._broker_epoch:
+            return
+        self._broker_epoch = self.broker.epoch
+        log.warning("relay_republishing_after_broker_wipe", topic=self.topic)
+        async with self.pool.acquire() as conn:
+            await self._start_over(conn)
+
+    async def _start_over(self, conn: Conn) -> None:
+        await conn.execute("DELETE FROM relay_checkpoint WHERE name = $1", self.topic)
+        self._checkpoint_cache = None
+        self._drop_prefetch()
+        self._last_slices.clear()
 
     def _lag_allowed(self) -> int:
         """How far the broker's end offsets may honestly trail what it acknowledged. Tansu reports a

@@ -32,6 +32,7 @@ from chassis.http import build_app
 from chassis.metrics import ServiceMetrics
 from chassis.projections import Projection, Projections
 from chassis.ratelimit import RateLimits
+from chassis.reachability import BrokerWatch, CachedCheck
 from chassis.relay import Relay
 from chassis.schema import CHASSIS_SCHEMA
 from chassis.settings import ServiceSettings
@@ -104,6 +105,9 @@ class ServiceRuntime:
         self.runners: list[ReactionRunner] = []
         #: The service's one Kafka subscriber feeding every reaction (FastStream).
         self.subscriber: ReactionsSubscriber | None = None
+        #: The broker looked at every second: readiness, and a restart that lost everything (Tansu).
+        self.broker_watch: BrokerWatch | None = None
+        self._database_answers = CachedCheck(self._select_one, ttl=1.0, timeout=2.0)
         self._tasks: list[asyncio.Task[None]] = []
         self._dlq_producer: AIOKafkaProducer | None = None
         self._dlq_started = False
@@ -171,9 +175,17 @@ class ServiceRuntime:
         self.settings.refuse_weak_secrets()  # before anything: a public secret must not serve at all
         await self.connect()
         consumed = {t for r in self.reactions for t in r.topics}
-        await kafka.ensure_topics(self.settings, {self.topic, topics.DEAD_LETTERS, *consumed})
+        declared = {self.topic, topics.DEAD_LETTERS, *consumed}
+        await kafka.ensure_topics(self.settings, declared)
+        if self.run_relay or (self.run_reactions and self.reactions):
+            # Declares the same topics again after a broker wipe (chassis.reachability).
+            self.broker_watch = BrokerWatch(self.settings, self.topic, declared)
+            await self.broker_watch.check()
+            self.broker_watch.start()
         if self.run_relay:
-            self.relay = Relay(self.name, self.topic, self.settings, self.pool, self.tracer)
+            self.relay = Relay(
+                self.name, self.topic, self.settings, self.pool, self.tracer, broker=self.broker_watch
+            )
             self.relay.start()
         if self.run_reactions and self.reactions:
             for reaction in self.reactions:
@@ -213,6 +225,9 @@ class ServiceRuntime:
         if self.relay is not None:
             await self._bounded(self.relay.stop(), "relay")
             self.relay = None
+        if self.broker_watch is not None:
+            await self._bounded(self.broker_watch.stop(), "broker watch")
+            self.broker_watch = None
         if self._dlq_producer is not None:
             await self._bounded(self._dlq_producer.stop(), "dead-letter producer")
             self._dlq_producer = None
@@ -355,12 +370,15 @@ class ServiceRuntime:
     # --- health ------------------------------------------------------------------------------
 
     async def readiness(self) -> dict[str, bool]:
-        checks = {"started": self.started}
-        try:
-            checks["database"] = (await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)) == 1
-        except Exception:
-            checks["database"] = False
+        """Started, the database answers (asked at most once a second) and, for a service with a relay
+        or reactions, the broker answered its watch's last look (no call to the broker here)."""
+        checks = {"started": self.started, "database": await self._database_answers()}
+        if self.broker_watch is not None:
+            checks["broker"] = self.broker_watch.reachable
         return checks
+
+    async def _select_one(self) -> bool:
+        return bool(await self.pool.fetchval("SELECT 1") == 1)
 
     async def status(self) -> dict[str, Any]:
         lag = {}

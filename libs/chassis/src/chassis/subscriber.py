@@ -53,6 +53,8 @@ log = structlog.get_logger()
 MAX_RECORDS = 500
 #: How often an idle or busy consumer compares its positions with the broker's log ends (wipe check).
 WIPE_CHECK_SECONDS = 2.0
+#: How often the consumer refreshes its view of the topics it reads (a missing one appears).
+MISSING_TOPIC_LOOK_MS = 5_000
 #: How long stopping waits for the batch under way before the consumer is closed anyway.
 GRACEFUL_SECONDS = 5.0
 
@@ -95,6 +97,8 @@ class ReactionsSubscriber:
         )
         self.subscriber(self._handle)
         self._backoff = 0.2
+        #: The broker watch's wipe count this consumer has rejoined for.
+        self._broker_epoch = runtime.broker_watch.epoch if runtime.broker_watch is not None else 0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -142,7 +146,14 @@ class ReactionsSubscriber:
 
     def _build_consumer(self, **_: Any) -> AIOKafkaConsumer:
         """What FastStream calls to build its consumer (it then subscribes and starts it)."""
-        consumer = kafka.consumer(self.runtime.settings, group_id=self.group_id, factory=_Consumer)
+        consumer = kafka.consumer(
+            self.runtime.settings,
+            group_id=self.group_id,
+            factory=_Consumer,
+            # A topic read that does not exist (yet, or since a broker restart) is looked for again
+            # this often (aiokafka's default, 5 minutes, left its events unread that long once created).
+            metadata_max_age_ms=MISSING_TOPIC_LOOK_MS,
+        )
         assert isinstance(consumer, _Consumer)
         consumer.shell = self
         consumer.fetch_wait = kafka.AdaptiveFetchWait(consumer, self.runtime.settings)
@@ -180,10 +191,24 @@ class ReactionsSubscriber:
         except _BatchFailed:
             return  # not acked, and rewound: the batch comes again
         try:
-            await message.ack()
+            await self._commit(records, message)
         except (CommitFailedError, KafkaError) as error:
             # A rebalance or a wiped broker: the messages come again and the inbox skips them.
             log.info("offset_commit_failed", consumer=self.group_id, error=repr(error)[:200])
+
+    async def _commit(self, records: Any, message: Message) -> None:
+        """Commit past the batch, on its own partitions only: FastStream's ack commits every assigned
+        partition, and one of a topic that no longer exists (a broker restarted empty) made each
+        commit fail whole, logged per partition at every batch (UnknownTopicOrPartitionError)."""
+        consumer = self.consumer
+        if consumer is None:  # a test's in-memory broker
+            await message.ack()
+            return
+        after: dict[TopicPartition, int] = {}
+        for m in records:
+            tp = TopicPartition(m.topic, m.partition)
+            after[tp] = max(after.get(tp, 0), m.offset + 1)
+        await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in after.items()})
 
     async def dispatch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Hand the batch to the reactions. A failure (not a poison message: those are dead-lettered
@@ -283,12 +308,25 @@ class ReactionsSubscriber:
                     await runner._record_dead_letter(conn, unreadable, reason)
                 await runner._publish_dead_letter(unreadable, reason)
 
-    async def rejoin_if_broker_was_wiped(self, consumer: AIOKafkaConsumer) -> None:
+    async def rejoin_if_broker_was_wiped(self, consumer: AIOKafkaConsumer) -> bool:
         """A memory-only broker restarted empty: our positions are past its new log end. Start again
-        from the earliest offset; the inbox makes the replay harmless (ARCHITECTURE.md, Tansu)."""
+        from the earliest offset; the inbox makes the replay harmless (ARCHITECTURE.md, Tansu).
+
+        The broker watch says so (chassis.reachability: its marker is gone, it declared the topics
+        again): every partition goes back to offset 0 — a position before the new log end is no proof
+        of a healthy topic (the relays republish in their own time). Without the watch, only a position
+        well past a log end is taken as a wipe. True when every partition went back to 0: the batch
+        just fetched (at the old positions) is dropped, its messages come again."""
         tps = list(consumer.assignment())
+        watch = self.runtime.broker_watch
+        if watch is not None and watch.epoch != self._broker_epoch:
+            self._broker_epoch = watch.epoch
+            log.warning("broker_wiped_rejoining", consumer=self.group_id, partitions=len(tps))
+            for tp in tps:
+                consumer.seek(tp, 0)
+            return True
         if not tps:
-            return
+            return False
         ends = await consumer.end_offsets(tps)
         for tp in tps:
             try:
@@ -308,6 +346,7 @@ class ReactionsSubscriber:
                     end=ends.get(tp),
                 )
                 consumer.seek(tp, 0)
+        return False
 
 
 class _BatchFailed(Exception):
@@ -345,7 +384,8 @@ class _Consumer(AIOKafkaConsumer):  # type: ignore[misc]  # aiokafka is untyped
             self.fetch_wait.observe(sum(map(len, batches.values())))
             if loop.time() - self._last_wipe_check > WIPE_CHECK_SECONDS:
                 self._last_wipe_check = loop.time()
-                await self.shell.rejoin_if_broker_was_wiped(self)
+                if await self.shell.rejoin_if_broker_was_wiped(self):
+                    continue
             if batches:
                 return batches
 
