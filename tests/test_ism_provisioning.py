@@ -25,6 +25,7 @@ from contracts.events.onboarding import DossierItemAccepted
 from contracts.events.sim_logistics import SimsDelivered
 from ism_provisioning import app as ism_app
 from ism_provisioning.tables import read_table
+from tests.support.signed import signed_by
 
 SAMPLES = Path(__file__).parents[1] / "services" / "ism-provisioning" / "tests" / "samples"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -78,10 +79,12 @@ class Upstream:
         return envelope
 
     async def send(self, producer: str, envelope: Envelope) -> None:
+        value, key = envelope.model_dump_json().encode(), self.integrator_id.encode()
         await self.producer.send_and_wait(
             self.settings.topic(topics.BY_SERVICE[producer]),
-            value=envelope.model_dump_json().encode(),
-            key=self.integrator_id.encode(),
+            value=value,
+            key=key,
+            headers=signed_by(producer, key, value, envelope.event_type),
         )
 
     async def accept_table(self, item: DossierItem, snapshot: TableSnapshot | None) -> Envelope:

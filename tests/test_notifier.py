@@ -25,6 +25,7 @@ from contracts.events import DomainEvent
 from contracts.events.common import Locale
 from notifier import app
 from notifier.domain.mapping import MAPPING, Audience
+from tests.support.signed import signed_by
 from tests.support.waiting import eventually
 
 
@@ -77,11 +78,12 @@ class Upstream:
         return envelope
 
     async def send(self, envelope: Envelope) -> None:
+        value, key = envelope.model_dump_json().encode(), envelope.integrator_id.encode()
         await self.producer.send_and_wait(
             self.settings.topic(topics.BY_SERVICE[envelope.producer]),
-            value=envelope.model_dump_json().encode(),
-            key=envelope.integrator_id.encode(),
-            headers=[("event_type", envelope.event_type.encode())],
+            value=value,
+            key=key,
+            headers=signed_by(envelope.producer, key, value, envelope.event_type),
         )
 
 

@@ -22,6 +22,7 @@ from contracts.events.common import DossierItem, FileRef
 from contracts.events.onboarding import DossierItemAccepted, ElectricalProfileCreated
 from sim_logistics import app as sim_app
 from sim_logistics import domain
+from tests.support.signed import signed_by
 from tests.support.waiting import eventually
 
 #: Monday 2 March 2026, 10:00 in Paris: the electrical profile is created.
@@ -75,10 +76,12 @@ class Onboarding:
         return envelope
 
     async def send(self, envelope: Envelope) -> None:
+        value, key = envelope.model_dump_json().encode(), self.integrator_id.encode()
         await self.producer.send_and_wait(
             self.settings.topic(topics.ONBOARDING),
-            value=envelope.model_dump_json().encode(),
-            key=self.integrator_id.encode(),
+            value=value,
+            key=key,
+            headers=signed_by("onboarding", key, value, envelope.event_type),
         )
 
 

@@ -11,6 +11,7 @@ from chassis import kafka
 from contracts import topics
 from contracts.envelope import Envelope
 from contracts.events import DomainEvent
+from tests.support.signed import signed_by
 
 
 class Upstream:
@@ -43,9 +44,11 @@ class Upstream:
             correlation_id=uuid4(),
             payload=event.model_dump(mode="json"),
         )
+        value, key = envelope.model_dump_json().encode(), self.integrator_id.encode()
         await self.producer.send_and_wait(
             self.settings.topic(self.topic),
-            value=envelope.model_dump_json().encode(),
-            key=self.integrator_id.encode(),
+            value=value,
+            key=key,
+            headers=signed_by(self.producer_name, key, value, envelope.event_type),
         )
         return envelope
