@@ -172,14 +172,20 @@ class ServiceRuntime:
         DEV_MODE the service has refused to start before then if they are missing or weak."""
         return Verifier.from_settings(self.settings, self.name)
 
-    async def start(self) -> None:
-        self.settings.refuse_weak_secrets()  # before anything: a public secret must not serve at all
+    def refuse_unverifiable_topics(self) -> None:
+        """Raise WeakSecret when its reactions read a topic whose owner it has no key of: every event
+        there would be dead-lettered (EVENT_VERIFICATION_KEYS incomplete)."""
         consumed = {t for r in self.reactions for t in r.topics}
         if self.run_reactions and (unverifiable := self.event_signatures.missing_owners(consumed)):
             raise WeakSecret(
                 f"EVENT_VERIFICATION_KEYS has no key of {', '.join(unverifiable)}, whose topics "
                 f"{self.name} reads: every event there would be dead-lettered"
             )
+
+    async def start(self) -> None:
+        self.settings.refuse_weak_secrets()  # before anything: a public secret must not serve at all
+        self.refuse_unverifiable_topics()
+        consumed = {t for r in self.reactions for t in r.topics}
         await self.connect()
         await kafka.ensure_topics(self.settings, {self.topic, topics.DEAD_LETTERS, *consumed})
         if self.run_relay:
