@@ -55,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-consumer", action="store_true", help="no reaction figure")
     parser.add_argument(
+        "--compare-signing",
+        action="store_true",
+        help="the relay and the reaction also without signing / verification, same run (signed, "
+        "unsigned, unsigned, signed): `signing` in their figures",
+    )
+    parser.add_argument(
         "--skip-e2e", action="store_true", help="no whole-platform figures (e2e, latency, RSS, cold start)"
     )
     parser.add_argument(
@@ -132,6 +138,20 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         relay_figures = await relay.relay_throughput(runtime, n, args.timeout)
         value, headers = await relay.sample_message(runtime)
         raw_produce = await relay.raw_produce(runtime, n, value, headers)
+        relay_signing = None
+        if args.compare_signing:
+            # Signed, unsigned, unsigned, signed (the headline run above is the first): a drift of the
+            # shared machine over the four runs weighs on both sides alike. The unsigned runs go to a
+            # topic of their own: the service's holds only signed messages, which the reaction reads.
+            print("relay without signing, twice, then signed again…", file=sys.stderr)
+            unsigned = [
+                await relay.relay_throughput(
+                    runtime, n, args.timeout, sign=False, topic=f"{runtime.topic}.unsigned"
+                )
+                for _ in range(2)
+            ]
+            signed = [relay_figures, await relay.relay_throughput(runtime, n, args.timeout)]
+            relay_signing = _signing_figures(signed, unsigned, raw_produce)
         results["relay"] = {
             "unit": "events/s",
             "events_per_second": relay_figures["events_per_second"],
@@ -146,6 +166,8 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                 "what": "raw aiokafka producer, chassis.kafka.producer settings, same size/keys/headers, send all + gather"
             },
         }
+        if relay_signing is not None:
+            results["relay"]["signing"] = relay_signing
 
         print("rebuild: raw read + decode + COPY, then the projection rebuild…", file=sys.stderr)
         raw_rebuild = await rebuild.raw_read_decode_copy(runtime)
@@ -170,6 +192,20 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
             )
             raw_consumed = await consume.raw_consume(runtime, m, args.timeout)
             reacted = await consume.reaction_throughput(runtime, m, args.timeout)
+            consumer_signing = None
+            if args.compare_signing:
+                print("reaction without verifying, twice, then verifying again…", file=sys.stderr)
+                unverified = [
+                    await consume.reaction_throughput(
+                        runtime, m, args.timeout, verify=False, name=f"bench-nosig{i}"
+                    )
+                    for i in range(2)
+                ]
+                verified = [
+                    reacted,
+                    await consume.reaction_throughput(runtime, m, args.timeout, name="bench-sig1"),
+                ]
+                consumer_signing = _signing_figures(verified, unverified, raw_consumed)
             results["consumer"] = {
                 "unit": "events/s",
                 "events_per_second": reacted["events_per_second"],
@@ -180,11 +216,34 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                 "baseline": raw_consumed
                 | {"what": "raw aiokafka consumer in a group, getmany(500) + json.loads + commit per batch"},
             }
+            if consumer_signing is not None:
+                results["consumer"]["signing"] = consumer_signing
 
         await profile_misses(args, runtime, results)
     finally:
         await runtime.stop()
     return results
+
+
+def _signing_figures(
+    signed: list[dict[str, Any]], unsigned: list[dict[str, Any]], raw: dict[str, Any]
+) -> dict[str, Any]:
+    """Events/s and ratio to the same raw baseline, with and without signing (mean of the runs)."""
+
+    def mean(runs: list[dict[str, Any]]) -> float:
+        return sum(float(r["events_per_second"]) for r in runs) / len(runs)
+
+    on, off = mean(signed), mean(unsigned)
+    return {
+        "events_per_second_signed": round(on),
+        "events_per_second_unsigned": round(off),
+        "ratio_signed": round(on / float(raw["events_per_second"]), 3),
+        "ratio_unsigned": round(off / float(raw["events_per_second"]), 3),
+        "signed_over_unsigned": round(on / off, 3),
+        "runs_signed": [r["events_per_second"] for r in signed],
+        "runs_unsigned": [r["events_per_second"] for r in unsigned],
+        "what": "runs in the order signed, unsigned, unsigned, signed; each side's mean",
+    }
 
 
 async def profile_misses(args: argparse.Namespace, runtime: Any, results: dict[str, Any]) -> None:

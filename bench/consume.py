@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 from chassis import kafka
+from chassis import subscriber as subscriber_module
 from chassis.consumer import Reaction, ReactionContext, ReactionRunner
 from chassis.eventstore import Recorded
 from chassis.runtime import ServiceRuntime
@@ -19,14 +23,54 @@ async def note_rejection(ctx: ReactionContext, rec: Recorded) -> None:
     """No effect beyond the inbox row the runner writes: the figure is the chassis' own cost."""
 
 
-async def reaction_throughput(runtime: ServiceRuntime, n: int, timeout: float) -> dict[str, Any]:
+class _Unverified:
+    """Stands in for the runtime's verifier when the bench measures a consumer without the signature
+    check (`verify=False`): believes every message. Never used by a service."""
+
+    def refusal(self, *_: Any) -> str | None:
+        return None
+
+
+@contextlib.contextmanager
+def _own_group(runtime: ServiceRuntime, name: str) -> Iterator[None]:
+    """The subscriber's consumer group for one run: each run reads the topic from its start (the
+    service's one group, `<service>.reactions`, would resume where the previous run committed)."""
+    with mock.patch.object(
+        subscriber_module, "reactions_group", lambda rt: f"{rt.settings.kafka_topic_prefix}{name}.reactions"
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def _verification(runtime: ServiceRuntime, verify: bool) -> Iterator[None]:
+    if verify:
+        yield
+        return
+    runtime.__dict__["event_signatures"] = _Unverified()  # over the cached_property, for this run
+    try:
+        yield
+    finally:
+        del runtime.__dict__["event_signatures"]
+
+
+async def reaction_throughput(
+    runtime: ServiceRuntime, n: int, timeout: float, *, verify: bool = True, name: str = "bench"
+) -> dict[str, Any]:
     """A reaction (through the service's FastStream subscriber, its own consumer group here) reads the
-    relay's topic from the start: every message decoded, validated, traced and recorded in the inbox
-    in its transaction; offsets committed after commit."""
+    relay's topic from the start: every message's signature checked (unless `verify=False`), decoded,
+    validated, traced and recorded in the inbox in its transaction; offsets committed after commit.
+    `name`: the reaction's (its inbox rows) and its consumer group's, so that runs do not share them."""
     reaction = Reaction(
-        name="bench", topics=[topics.ONBOARDING], handles={"DossierItemRejected"}, handler=note_rejection
+        name=name, topics=[topics.ONBOARDING], handles={"DossierItemRejected"}, handler=note_rejection
     )
     runner = ReactionRunner(runtime, reaction)
+    with _own_group(runtime, name), _verification(runtime, verify):
+        return await _run_reaction(runtime, runner, n, timeout)
+
+
+async def _run_reaction(
+    runtime: ServiceRuntime, runner: ReactionRunner, n: int, timeout: float
+) -> dict[str, Any]:
     subscriber = ReactionsSubscriber(runtime, [runner])
     started = time.perf_counter()
     first_at: float | None = None

@@ -16,13 +16,28 @@ from chassis.runtime import ServiceRuntime
 
 
 async def relay_throughput(
-    runtime: ServiceRuntime, n: int, timeout: float, tracer: trace.Tracer | None = None
+    runtime: ServiceRuntime,
+    n: int,
+    timeout: float,
+    tracer: trace.Tracer | None = None,
+    *,
+    sign: bool = True,
+    topic: str | None = None,
 ) -> dict[str, Any]:
     """Start a Relay over a store holding `n` unpublished events; time until it has published them all
-    (producer start and topic check included, as a restarted service pays them)."""
+    (producer start and topic check included, as a restarted service pays them). `sign=False`: without
+    the events' signatures (chassis.signing), to measure what signing costs; `topic`: another topic than
+    the service's (the unsigned runs: the reaction then reads only signed messages on the service's)."""
     async with runtime.pool.acquire() as conn:
         await conn.execute("DELETE FROM relay_checkpoint")
-    relay = Relay(runtime.name, runtime.topic, runtime.settings, runtime.pool, tracer or runtime.tracer)
+    relay = Relay(
+        runtime.name,
+        topic or runtime.topic,
+        runtime.settings,
+        runtime.pool,
+        tracer or runtime.tracer,
+        sign=sign,
+    )
     started = time.perf_counter()
     first_at: float | None = None
     relay.start()

@@ -30,6 +30,7 @@ from contracts.events.common import Locale
 from notifier import app as notifier_app
 from platform_cli.monitoring import PROMETHEUS_RULE, EmbeddedPrometheus, render_prometheus_rule
 from tests.support.monitoring import ROOT, RULES
+from tests.support.signed import POISON_TYPE, owner_of, signed_by
 from tests.test_notifier import Upstream, registered
 
 RULE_TESTS = ROOT / "deploy" / "monitoring" / "rules.test.yml"
@@ -210,7 +211,9 @@ def publish_raw(service: ServiceOverHttp, topic: str, value: bytes) -> None:
         producer = kafka.producer(settings)
         await producer.start()
         try:
-            await producer.send_and_wait(settings.topic(topic), value=value, key=b"poison")
+            # Signed by the topic's owner: what the alert is about is the body, read after the signature.
+            headers = signed_by(owner_of(topic), b"poison", value, POISON_TYPE)
+            await producer.send_and_wait(settings.topic(topic), value=value, key=b"poison", headers=headers)
         finally:
             await producer.stop()
 

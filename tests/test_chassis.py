@@ -15,6 +15,7 @@ from contracts import topics
 from contracts.events.onboarding import ConfigurationSheetSent
 from tests.support import chassis_app
 from tests.support.published import topic_senders
+from tests.support.signed import signed_by
 from tests.support.waiting import eventually
 
 
@@ -143,9 +144,10 @@ async def test_a_malformed_message_goes_to_the_dead_letter_topic_and_the_consume
         producer = AIOKafkaProducer(bootstrap_servers=stack.kafka.bootstrap, max_request_size=4_000_000)
         await producer.start()
         try:
-            await producer.send_and_wait(topic, b"{not json", key=b"i")
-            await producer.send_and_wait(topic, json.dumps({"event_type": "X"}).encode(), key=b"i")
-            await producer.send_and_wait(topic, b"x" * 1_100_000, key=b"i")
+            # Signed as onboarding's relay would: the checks of the body come after the signature's.
+            for value in (b"{not json", json.dumps({"event_type": "X"}).encode(), b"x" * 1_100_000):
+                headers = signed_by("onboarding", b"i", value, "ConfigurationSheetSent")
+                await producer.send_and_wait(topic, value, key=b"i", headers=headers)
         finally:
             await producer.stop()
         await rt.execute(stream_id="s", integrator_id="i", decide=chassis_app.send_sheet("after the poison"))

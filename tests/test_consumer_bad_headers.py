@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts import topics
 from tests.support import chassis_app
+from tests.support.signed import signed_by
 from tests.support.waiting import eventually
 from tests.test_hardening_consumers import _envelope
 
@@ -29,16 +30,14 @@ async def test_bad_header_values_amid_valid_events_lose_none_of_them(service, st
             sent, valid = [], 0
             for position in range(VALID + len(BAD)):
                 if position in BAD:
-                    headers, value = [BAD[position]], _envelope(f"bad-{position}")
+                    value = json.dumps(_envelope(f"bad-{position}")).encode()
+                    headers = [BAD[position]]
                 else:
-                    headers, value = [("event_type", b"ConfigurationSheetSent")], _envelope(f"v{valid}")
+                    value = json.dumps(_envelope(f"v{valid}")).encode()
+                    headers = signed_by("onboarding", b"i", value, "ConfigurationSheetSent")
                     valid += 1
                 # One partition, sent together: they arrive in one or few batches, in this order.
-                sent.append(
-                    await producer.send(
-                        topic, json.dumps(value).encode(), key=b"i", partition=0, headers=headers
-                    )
-                )
+                sent.append(await producer.send(topic, value, key=b"i", partition=0, headers=headers))
             for future in sent:
                 await future
         finally:

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import topics
 from tests.support import chassis_app
+from tests.support.signed import signed_by
 from tests.support.waiting import eventually
 from tests.test_hardening_consumers import _consumed, _envelope
 
@@ -34,26 +35,11 @@ async def test_old_and_new_producers_side_by_side_nothing_dead_lettered(service,
         try:
             for n in range(20):  # interleaved: old, new, old, new...
                 raw = _newer(f"new-{n}") if n % 2 else _envelope(f"old-{n}")
-                await producer.send_and_wait(
-                    topic,
-                    json.dumps(raw).encode(),
-                    key=b"i",
-                    headers=[("event_type", b"ConfigurationSheetSent")],
-                )
+                await _send(producer, topic, raw)
             missing = _envelope("missing")
             del missing["payload"]["sent_by"]
-            await producer.send_and_wait(
-                topic,
-                json.dumps(missing).encode(),
-                key=b"i",
-                headers=[("event_type", b"ConfigurationSheetSent")],
-            )
-            await producer.send_and_wait(
-                topic,
-                json.dumps(_newer("last")).encode(),
-                key=b"i",
-                headers=[("event_type", b"ConfigurationSheetSent")],
-            )
+            await _send(producer, topic, missing)
+            await _send(producer, topic, _newer("last"))
         finally:
             await producer.stop()
 
@@ -63,3 +49,10 @@ async def test_old_and_new_producers_side_by_side_nothing_dead_lettered(service,
         await eventually(all_handled, what="the old and the new producers' 21 events handled", timeout=30)
         reasons = [r["reason"] for r in await rt.pool.fetch("SELECT reason FROM dead_letters")]
         assert len(reasons) == 1 and "sent_by" in reasons[0], reasons  # only the one missing a field
+
+
+async def _send(producer, topic: str, envelope: dict) -> None:
+    """As onboarding's relay: signed (the tolerant reader's checks come after the signature's)."""
+    value = json.dumps(envelope).encode()
+    headers = signed_by("onboarding", b"i", value, "ConfigurationSheetSent")
+    await producer.send_and_wait(topic, value, key=b"i", headers=headers)

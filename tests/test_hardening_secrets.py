@@ -40,8 +40,18 @@ def test_a_short_secret_is_refused_naming_its_variable():
         ).refuse_weak_secrets()
 
 
+#: Strong event keys (issue 22): without them a service refuses to start outside DEV_MODE too.
+EVENT_KEYS = {
+    "event_signing_key_id": "onboarding-2026-12",
+    "event_signing_key": secrets.token_urlsafe(48),
+    "event_verification_keys": {"support": {"support-2026-12": secrets.token_urlsafe(48)}},
+}
+
+
 def test_strong_secrets_or_dev_mode_start():
-    ServiceSettings(dev_mode=False, auth_secret=STRONG, link_signing_secret=STRONG).refuse_weak_secrets()
+    ServiceSettings(
+        dev_mode=False, auth_secret=STRONG, link_signing_secret=STRONG, **EVENT_KEYS
+    ).refuse_weak_secrets()
     ServiceSettings(dev_mode=True).refuse_weak_secrets()
 
 
@@ -54,7 +64,11 @@ async def test_a_runtime_on_the_built_in_secret_refuses_to_start_before_touching
 
 
 def _serve(env_overrides: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DEV_MODE", "AUTH_SECRET", "LINK_SIGNING_SECRET")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DEV_MODE", "AUTH_SECRET", "LINK_SIGNING_SECRET") and not k.startswith("EVENT_")
+    }
     env.update(env_overrides, DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
     return subprocess.run(
         [sys.executable, "-m", "tests.support.chassis_app", "serve"],

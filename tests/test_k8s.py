@@ -278,6 +278,44 @@ def secret_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
     return problems
 
 
+EVENT_KEY_VARIABLES = {
+    "EVENT_SIGNING_KEY_ID": "signing-key-id",
+    "EVENT_SIGNING_KEY": "signing-key",
+    "EVENT_VERIFICATION_KEYS": "verification-keys",
+}
+
+
+def event_key_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
+    """Each service's event keys (issue 22) come from a Secret of its own, `<service>-event-keys`, to
+    its serving container only: a service given another's Secret could sign as that service."""
+    problems = []
+    for service in SERVICES:
+        deployment = named(docs, "Deployment", service)
+        if deployment is None:
+            continue
+        own = f"{service}-event-keys"
+        for container in all_containers(deployment):
+            env = {var["name"]: var for var in container.get("env", [])}
+            serving = container.get("command", [])[-1:] == ["serve"]
+            for variable, key in EVENT_KEY_VARIABLES.items():
+                ref = env.get(variable, {}).get("valueFrom", {}).get("secretKeyRef")
+                if serving and ref != {"name": own, "key": key}:
+                    problems.append(
+                        f"{where(deployment)} container {container['name']}: {variable} not from {own}/{key}"
+                    )
+                if not serving and variable in env:
+                    problems.append(
+                        f"{where(deployment)} container {container['name']}: {variable} given to a container that publishes nothing"
+                    )
+            for var in container.get("env", []):
+                name = var.get("valueFrom", {}).get("secretKeyRef", {}).get("name", "")
+                if name.endswith("-event-keys") and name != own:
+                    problems.append(
+                        f"{where(deployment)} container {container['name']}: reads {name}, another service's keys"
+                    )
+    return problems
+
+
 # --- settings: the env of each service against its Settings class --------------------------------------
 
 
@@ -342,6 +380,10 @@ def settings_problems(docs: tuple[dict[str, Any], ...], service: str) -> list[st
         stand_ins = {k.lower(): "s" * 48 for k, v in env.items() if v is None and k.lower() in fields}
         if "database_url" in stand_ins:
             stand_ins["database_url"] = "postgresql://user:password@platform-db-rw:5432/db"
+        if "event_signing_key_id" in stand_ins:
+            stand_ins["event_signing_key_id"] = f"{service}-1"
+        if "event_verification_keys" in stand_ins:  # JSON: per producing service, its keys by id
+            stand_ins["event_verification_keys"] = {service: {f"{service}-1": "s" * 48}}
         try:
             settings.model_validate({**stand_ins, **literal})
         except Exception as e:
@@ -376,8 +418,10 @@ def service_problems(docs: tuple[dict[str, Any], ...]) -> list[str]:
         if not any(c.get("command") == [service, "migrate"] for c in pod.get("initContainers", [])):
             problems.append(f"{service}: no init container running `{service} migrate`")
         init_envs = [(c["name"], c.get("env"), c.get("envFrom")) for c in pod.get("initContainers", [])]
+        # The same settings, but the event keys: the migration publishes nothing (event_key_problems).
+        main_env = [v for v in main.get("env", []) if v["name"] not in EVENT_KEY_VARIABLES]
         for name, env, env_from in init_envs:
-            if (env, env_from) != (main.get("env"), main.get("envFrom")):
+            if (env, env_from) != (main_env, main.get("envFrom")):
                 problems.append(f"{service}: init container {name} does not get the service's settings")
         if main.get("livenessProbe", {}).get("httpGet", {}).get("path") != "/healthz":
             problems.append(f"{service}: livenessProbe is not GET /healthz")
@@ -770,6 +814,11 @@ def test_env_vars_are_settings_the_service_reads_and_what_it_needs_is_set(name: 
 
 
 @pytest.mark.parametrize("name", OVERLAYS)
+def test_each_service_has_its_own_event_keys_secret(name: str) -> None:
+    assert event_key_problems(overlay(name)) == []
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
 def test_each_service_runs_migrates_and_is_served_and_protected(name: str) -> None:
     assert service_problems(overlay(name)) == []
 
@@ -836,6 +885,10 @@ def test_a_broken_overlay_is_caught() -> None:
     # A service's Kafka user allowed to write another service's topic (support forging onboarding's events).
     kafka_acls = kafka_security_problems(docs)
     assert caught(kafka_acls, "KafkaUser/support", "writes", "onboarding.events.v1"), kafka_acls
+    # Support's Deployment given onboarding's event keys: it could sign as onboarding.
+    event_keys = event_key_problems(docs)
+    assert caught(event_keys, "Deployment/support", "reads onboarding-event-keys"), event_keys
+    assert not caught(event_keys, "Deployment/notifier"), event_keys
     assert not caught(kafka_acls, "KafkaUser/sim-logistics"), kafka_acls
     # and the untouched rest of the overlay is still clean:
     assert not caught(core + crs + workloads, "Deployment/sim-logistics")

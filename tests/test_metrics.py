@@ -26,6 +26,7 @@ from chassis.testing import running_service
 from contracts import topics
 from contracts.events import REGISTRY
 from tests.support.monitoring import dashboard_expressions, metric_names_in, rule_expressions
+from tests.support.signed import POISON_TYPE, signed_by
 from tests.support.waiting import eventually
 
 SERVICE_MODULES = ("onboarding", "sim_logistics", "ism_provisioning", "support", "notifier", "web")
@@ -108,7 +109,10 @@ async def scraped(stack: Any) -> dict[str, str]:
             await producer.start()
             try:
                 await producer.send_and_wait(
-                    running[0].runtime.settings.topic(topics.ONBOARDING), value=b"not json", key=b"acme"
+                    running[0].runtime.settings.topic(topics.ONBOARDING),
+                    value=b"not json",
+                    key=b"acme",
+                    headers=signed_by("onboarding", b"acme", b"not json", POISON_TYPE),
                 )
             finally:
                 await producer.stop()

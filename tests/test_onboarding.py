@@ -39,6 +39,7 @@ from tests.fixtures.onboarding.samples import (
     registration,
     truncated_png,
 )
+from tests.support.signed import signed_by
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -455,10 +456,12 @@ class Upstream:
         return envelope
 
     async def send(self, envelope: Envelope) -> None:
+        value, key = envelope.model_dump_json().encode(), self.integrator_id.encode()
         await self.producer.send_and_wait(
             self.settings.topic(topics.BY_SERVICE[envelope.producer]),
-            value=envelope.model_dump_json().encode(),
-            key=self.integrator_id.encode(),
+            value=value,
+            key=key,
+            headers=signed_by(envelope.producer, key, value, envelope.event_type),
         )
 
 

@@ -19,6 +19,7 @@ from contracts import topics
 from platform_cli import samples
 from platform_cli.main import app as platform_cli
 from platform_cli.ops import DEFAULT_URLS
+from tests.support.signed import POISON_TYPE, signed_by
 
 
 def _url_variable(service: str) -> str:
@@ -129,7 +130,9 @@ def test_dead_letters_shows_a_poison_message_with_its_reason(ops, platform_over_
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
         await producer.start()
         try:
-            await producer.send_and_wait(topic, b"this is not json", key=b"ops-test")
+            value, key = b"this is not json", b"ops-test"
+            headers = signed_by("onboarding", key, value, POISON_TYPE)  # believed, then read: not JSON
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
         finally:
             await producer.stop()
 

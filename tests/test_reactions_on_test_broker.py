@@ -21,6 +21,7 @@ from contracts.events.sim_logistics import SimsValidated
 from onboarding import app as onboarding_app
 from onboarding.reactions import upstream
 from tests.support import chassis_app
+from tests.support.signed import signed_by
 from tests.test_onboarding import START, register, status
 
 
@@ -52,9 +53,10 @@ async def test_onboarding_notes_a_milestone_once_and_dead_letters_what_it_cannot
         async with TestKafkaBroker(shell.broker) as broker:
 
             async def send(value: bytes, event_type: str = "SimsValidated") -> None:
-                await broker.publish(
-                    value, topic, key=integrator_id.encode(), headers={"event_type": event_type}
-                )
+                key = integrator_id.encode()
+                # Signed as sim-logistics' relay would: what is tested here comes after the signature.
+                headers = {k: v.decode() for k, v in signed_by("sim-logistics", key, value, event_type)}
+                await broker.publish(value, topic, key=key, headers=headers)
 
             await send(validated.model_dump_json().encode())
             await send(validated.model_dump_json().encode())  # a redelivery: noted once
@@ -108,13 +110,9 @@ async def test_one_subscriber_feeds_each_reaction_under_its_own_name_and_a_faile
         async with TestKafkaBroker(shell.broker) as broker:
 
             async def send(sent_by: str) -> None:
-                envelope = _envelope(ConfigurationSheetSent(sent_by=sent_by), "i")
-                await broker.publish(
-                    envelope.model_dump_json().encode(),
-                    topic,
-                    key=b"i",
-                    headers={"event_type": "ConfigurationSheetSent"},
-                )
+                value = _envelope(ConfigurationSheetSent(sent_by=sent_by), "i").model_dump_json().encode()
+                headers = signed_by("onboarding", b"i", value, "ConfigurationSheetSent")
+                await broker.publish(value, topic, key=b"i", headers={k: v.decode() for k, v in headers})
 
             original_ack = KafkaAckableMessage.ack
 

@@ -20,6 +20,7 @@ from contracts import topics
 from platform_cli import samples
 from platform_cli.demo import CALL_LEAD, CALL_MINUTES, XLSX, next_support_slot
 from platform_cli.demo_cli import _drive
+from tests.support.signed import POISON_TYPE, signed_by
 
 from .conftest import WebPlatform, assert_accessible, new_page, shoot, sign_in
 from .test_portal import invited_integrator, png
@@ -316,7 +317,9 @@ def test_operations_show_every_service_refresh_live_and_list_dead_letters(
         producer = AIOKafkaProducer(bootstrap_servers=web_platform.platform.kafka.bootstrap)
         await producer.start()
         try:
-            await producer.send_and_wait(topics.SIM_LOGISTICS, b"this is not json", key=b"console-test")
+            value, key = b"this is not json", b"console-test"
+            headers = signed_by("sim-logistics", key, value, POISON_TYPE)  # believed, then read: not JSON
+            await producer.send_and_wait(topics.SIM_LOGISTICS, value, key=key, headers=headers)
         finally:
             await producer.stop()
 

@@ -19,6 +19,7 @@ from contracts.envelope import Envelope
 from contracts.events import DomainEvent
 from contracts.events.common import Contact, Locale
 from contracts.events.onboarding import IntegratorRegistered
+from tests.support.signed import signed_by
 
 
 def envelope_of(
@@ -53,12 +54,14 @@ async def publish_envelope(settings: Any, envelope: Envelope, *, producer: Any =
         producer = kafka.producer(settings)
         await producer.start()
     try:
+        value, key = envelope.model_dump_json().encode(), envelope.integrator_id.encode()
         await producer.send_and_wait(
             settings.topic(topics.BY_SERVICE[envelope.producer]),
-            value=envelope.model_dump_json().encode(),
-            key=envelope.integrator_id.encode(),
+            value=value,
+            key=key,
+            # Signed with the producer's development key, as its relay signs (chassis.signing).
             headers=[
-                ("event_type", envelope.event_type.encode()),
+                *signed_by(envelope.producer, key, value, envelope.event_type),
                 ("event_id", str(envelope.event_id).encode()),
             ],
         )

@@ -48,6 +48,7 @@ def service_cli(
         rt = runtime()
         try:
             rt.settings.refuse_weak_secrets()
+            rt.refuse_unverifiable_topics()
         except WeakSecret as error:
             typer.echo(f"{rt.name}: refusing to start: {error}", err=True)
             raise typer.Exit(2) from None

@@ -440,6 +440,11 @@ class ReactionRunner:
             event_type = headers.get("event_type", "")
             if event_type and event_type not in self.reaction.handles and REGISTRY.knows(event_type):
                 return None  # a well-known event this reaction does not care about
+            refused = self.runtime.event_signatures.refusal(
+                message.topic, headers, message.key, message.value
+            )
+            if refused is not None:  # believed only when the topic's owner signed it (chassis.signing)
+                raise Poison(refused)
             rec = decode(message)
             if rec.envelope.event_type not in self.reaction.handles:
                 return None

@@ -36,6 +36,7 @@ from chassis.db import Conn, needs_reset
 from chassis.eventstore import APPENDED_CHANNEL
 from chassis.reachability import BrokerWatch
 from chassis.settings import ServiceSettings
+from chassis.signing import Signer, signer_from_settings
 from chassis.telemetry import span_context_of
 
 log = structlog.get_logger()
@@ -107,8 +108,12 @@ class Relay:
         *,
         poll_seconds: float = 1.0,
         broker: BrokerWatch | None = None,
+        sign: bool = True,
     ) -> None:
         self.service = service
+        #: Every message is signed with the service's current key (chassis.signing); `sign=False`
+        #: only for the bench's figure without signing (consumers dead-letter unsigned events).
+        self._signer: Signer | None = signer_from_settings(settings, service) if sign else None
         self.topic = settings.topic(topic)
         self.settings = settings
         self.pool = pool
@@ -310,8 +315,8 @@ class Relay:
 
         Messages go in record batches built here, one per partition (aiokafka's `send_batch`), with
         the partition the producer's own partitioner gives the key (cached per key: murmur2 in pure
-        Python cost more than the rest of a message). Each message's headers carry the event's stored
-        trace context itself (the request that appended it), so every consumer continues the
+        Python cost more than the rest of a message). Each message is signed (`sig_kid`, `sig`:
+        chassis.signing). Each message's headers carry the event's stored trace context itself (the request that appended it), so every consumer continues the
         original trace (P7) however the relay's own spans are cut (`SPAN_PER_EVENT_UP_TO`)."""
         producer = self._producer
         assert producer is not None
@@ -321,6 +326,7 @@ class Relay:
             self._partitions = partitions
             self._partition_of.clear()
         partition_of = self._partition_of
+        signer = self._signer
         builders: dict[int, Any] = {}
         futures: list[asyncio.Future[Any]] = []
         sent: Counter[int] = Counter()
@@ -352,6 +358,8 @@ class Relay:
                     if partition is None:
                         partition = partition_of[key] = _PARTITIONER(key, partitions, partitions)
                     headers = [("event_type", row["event_type"]), ("event_id", row["event_id"])]
+                    if signer is not None:  # over the exact bytes sent: key, event type, value
+                        headers += signer.headers(key, row["value"], row["event_type"])
                     if row["traceparent"] is not None:
                         headers.append(("traceparent", row["traceparent"]))
                         if row["tracestate"] is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import resource
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,8 @@ from chassis.ratelimit import RateLimits
 from chassis.reachability import BrokerWatch, CachedCheck
 from chassis.relay import Relay
 from chassis.schema import CHASSIS_SCHEMA
-from chassis.settings import ServiceSettings
+from chassis.settings import ServiceSettings, WeakSecret
+from chassis.signing import Verifier
 from chassis.subscriber import ReactionsSubscriber
 from chassis.telemetry import make_tracer_provider, trace_database_queries
 from chassis.unit_of_work import UnitOfWork
@@ -171,10 +173,27 @@ class ServiceRuntime:
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(hashtext('migrations'))")
 
+    @functools.cached_property
+    def event_signatures(self) -> Verifier:
+        """The keys its consumers verify events with (chassis.signing), built on first use: outside
+        DEV_MODE the service has refused to start before then if they are missing or weak."""
+        return Verifier.from_settings(self.settings, self.name)
+
+    def refuse_unverifiable_topics(self) -> None:
+        """Raise WeakSecret when its reactions read a topic whose owner it has no key of: every event
+        there would be dead-lettered (EVENT_VERIFICATION_KEYS incomplete)."""
+        consumed = {t for r in self.reactions for t in r.topics}
+        if self.run_reactions and (unverifiable := self.event_signatures.missing_owners(consumed)):
+            raise WeakSecret(
+                f"EVENT_VERIFICATION_KEYS has no key of {', '.join(unverifiable)}, whose topics "
+                f"{self.name} reads: every event there would be dead-lettered"
+            )
+
     async def start(self) -> None:
         self.settings.refuse_weak_secrets()  # before anything: a public secret must not serve at all
-        await self.connect()
+        self.refuse_unverifiable_topics()
         consumed = {t for r in self.reactions for t in r.topics}
+        await self.connect()
         declared = {self.topic, topics.DEAD_LETTERS, *consumed}
         await kafka.ensure_topics(self.settings, declared)
         if self.run_relay or (self.run_reactions and self.reactions):

@@ -9,12 +9,27 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts import topics
+
 #: The secrets a developer's `make run` and the tests use. Public (they are in the code): a service
 #: outside DEV_MODE refuses to start on them.
 DEV_AUTH_SECRET = "dev-only-auth-secret-change-me-in-production!"  # noqa: S105 (public on purpose)
 DEV_LINK_SIGNING_SECRET = "dev-only-link-secret-change-me-in-production!"  # noqa: S105
 #: HS256 keys shorter than the hash (32 bytes) are guessable offline from one token (RFC 7518 §3.2).
 MIN_SECRET_BYTES = 32
+#: What a built-in event signing key starts with (chassis.signing): refused outside DEV_MODE wherever it
+#: appears, whichever service it is for.
+_DEV_EVENT_KEY_PREFIX = "dev-only-event-signing-key-of-"
+
+
+def dev_event_signing_key(service: str) -> str:
+    """A service's built-in event signing key: deterministic, so every process of `make run` and of
+    the tests agrees on it without configuration, and public, so refused outside DEV_MODE."""
+    return f"{_DEV_EVENT_KEY_PREFIX}{service}-change-me-in-production!"
+
+
+def dev_event_signing_key_id(service: str) -> str:
+    return f"{service}-dev"
 
 
 class WeakSecret(ValueError):
@@ -82,6 +97,16 @@ class ServiceSettings(BaseSettings):
     trusted_proxies: str = ""
     auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
     link_signing_secret: SecretStr = SecretStr(DEV_LINK_SIGNING_SECRET)
+    #: The service's current event signing key and its id (EVENT_SIGNING_KEY_ID, EVENT_SIGNING_KEY):
+    #: HMAC-SHA256 of every event its relay publishes (chassis.signing). Unset: the built-in key of
+    #: the service, DEV_MODE only.
+    event_signing_key_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:-]{1,64}$")
+    event_signing_key: SecretStr | None = None
+    #: The keys of the producers whose topics the service reads, per service and key id, as JSON
+    #: (EVENT_VERIFICATION_KEYS='{"onboarding": {"onboarding-2026-12": "…"}}'); two ids of one service
+    #: while its key is rotated. The service's own signing key is added for its own topic. Unset: every
+    #: service's built-in key, DEV_MODE only.
+    event_verification_keys: dict[str, dict[str, SecretStr]] | None = None
     #: A developer's machine (DEV_MODE): `make run` and the tests set it. Only then may a service
     #: start on the built-in secrets above, or on short ones.
     dev_mode: bool = False
@@ -156,6 +181,17 @@ class ServiceSettings(BaseSettings):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _verification_keys_name_services(self) -> ServiceSettings:
+        """A key filed under a service that does not exist (a typo) would leave the real one without
+        keys: every event of its topic dead-lettered. Refuse at start, naming it."""
+        unknown = sorted(set(self.event_verification_keys or {}) - set(topics.BY_SERVICE))
+        if unknown:
+            raise ValueError(
+                f"EVENT_VERIFICATION_KEYS names unknown services {unknown}; known: {sorted(topics.BY_SERVICE)}"
+            )
+        return self
+
     def refuse_weak_secrets(self) -> None:
         """Raise WeakSecret, naming the variables, when a secret is the built-in one or too short —
         unless DEV_MODE. Called when a service starts (reading settings for a CLI is not refused)."""
@@ -171,11 +207,37 @@ class ServiceSettings(BaseSettings):
                 problems.append(f"{variable} is the built-in development secret (public)")
             elif len(value.encode()) < MIN_SECRET_BYTES:
                 problems.append(f"{variable} is {len(value.encode())} bytes, under {MIN_SECRET_BYTES}")
+        problems += self._weak_event_keys()
         if problems:
             raise WeakSecret(
                 "; ".join(problems) + f": set a random secret of {MIN_SECRET_BYTES}+ bytes "
                 "(e.g. `openssl rand -base64 48`), or DEV_MODE=true on a developer's machine"
             )
+
+    def _weak_event_keys(self) -> list[str]:
+        """The event signing and verification keys' problems outside DEV_MODE (same rule as the
+        secrets above: not built-in, not short)."""
+        problems = []
+        if self.event_signing_key is None or self.event_signing_key_id is None:
+            problems.append(
+                "EVENT_SIGNING_KEY_ID and EVENT_SIGNING_KEY are unset (the built-in development key)"
+            )
+        if self.event_verification_keys is None:
+            problems.append("EVENT_VERIFICATION_KEYS is unset (the built-in development keys)")
+        keys = [("EVENT_SIGNING_KEY", self.event_signing_key)] + [
+            (f"EVENT_VERIFICATION_KEYS[{owner}][{kid}]", secret)
+            for owner, by_kid in (self.event_verification_keys or {}).items()
+            for kid, secret in by_kid.items()
+        ]
+        for variable, secret in keys:
+            if secret is None:
+                continue
+            value = secret.get_secret_value()
+            if value.startswith(_DEV_EVENT_KEY_PREFIX):
+                problems.append(f"{variable} is a built-in development key (public)")
+            elif len(value.encode()) < MIN_SECRET_BYTES:
+                problems.append(f"{variable} is {len(value.encode())} bytes, under {MIN_SECRET_BYTES}")
+        return problems
 
     def topic(self, name: str) -> str:
         """The broker-side name of a contracts topic."""
