@@ -12,9 +12,14 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from chassis.devstack import free_port
 from platform_cli.stack import SERVICES
+
+# Under pytest-xdist, the tests that start `make run`'s whole platform run one after the other on one
+# worker: two cold starts at once on a shared 2-core machine would measure the machine, not the platform.
+pytestmark = pytest.mark.xdist_group("make_run")
 
 
 def _free_offset() -> int:
