@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -20,6 +24,20 @@ def stack() -> Iterator[Stack]:
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture
+def postgres_tmp_path() -> Iterator[Path]:
+    """A temporary folder for a test's own PostgreSQL (or `make run`'s data dir), outside pytest's
+    `tmp_path`: PostgreSQL runs as its own system user when the tests run as root, and every pytest that
+    starts — each xdist worker, any other session on the machine — resets /tmp/pytest-of-<user> to 0700,
+    so a data dir under `tmp_path` can become unreachable to it mid-start (initdb exits 1)."""
+    root = Path(tempfile.mkdtemp(prefix="platform-test-pg-"))
+    os.chmod(root, 0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ from chassis.settings import ServiceSettings
 from platform_cli import samples
 from platform_cli.demo import clock_offset_for_support_hours
 from platform_cli.stack import SERVICES, EmbeddedPlatform
+from tests.support.load import budget
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -209,9 +210,14 @@ def set_password_through(link: str, password: str = PASSWORD) -> None:
 @pytest.fixture(scope="session")
 def web_platform() -> Iterator[WebPlatform]:
     root = Path(tempfile.mkdtemp(prefix="platform-browser-"))
-    saved = {k: os.environ.get(k) for k in ("PLATFORM_PG_PORT", "PLATFORM_KAFKA_PORT", "PLATFORM_SMTP_PORT")}
-    for var in saved:
+    saved = {
+        k: os.environ.get(k)
+        for k in ("PLATFORM_PG_PORT", "PLATFORM_KAFKA_PORT", "PLATFORM_SMTP_PORT", "PLATFORM_READY_TIMEOUT")
+    }
+    for var in ("PLATFORM_PG_PORT", "PLATFORM_KAFKA_PORT", "PLATFORM_SMTP_PORT"):
         os.environ[var] = str(free_port())
+    # Ready in 120 s as on an idle machine: this starts while the other xdist workers collect and start.
+    os.environ["PLATFORM_READY_TIMEOUT"] = str(budget(120))
     ports = {spec.name: free_port() for spec in SERVICES}
     env = {
         "DEV_MODE": "true",
