@@ -39,6 +39,7 @@ from tests.fixtures.onboarding.samples import (
     registration,
     truncated_png,
 )
+from tests.support.load import budget
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -463,7 +464,7 @@ class Upstream:
 
 
 async def eventually(probe: Any, within: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
+    deadline = asyncio.get_running_loop().time() + budget(within)
     while True:
         result = await probe()
         if result:

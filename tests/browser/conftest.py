@@ -120,7 +120,7 @@ class WebPlatform:
 
     def wait_mail(self, to: str, subject: str = "", timeout: float = 30.0) -> Mail:
         """The first email to `to` whose subject contains `subject` (waits for the notifier)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + budget(timeout)
         while True:
             for mail in self.mails():
                 if to.lower() in mail.to.lower() and subject.lower() in mail.subject.lower():
@@ -270,7 +270,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh browser context (no cookies) in French, the platform's default language. Use
     `new_page(browser, "en")` for another language or a second person."""
     context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(budget(15) * 1000)  # ms; 15 s as on an idle machine
     page = context.new_page()
     try:
         yield page
@@ -280,7 +280,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 def new_page(browser: Any, locale: str = "fr-FR") -> Any:
     context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(budget(15) * 1000)  # ms; 15 s as on an idle machine
     return context.new_page()
 
 
