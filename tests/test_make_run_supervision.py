@@ -12,16 +12,11 @@ from pathlib import Path
 
 import httpx
 import psutil
-import pytest
 
 from chassis.devstack import free_port
 from platform_cli.stack import SERVICES
 from tests.support.load import budget
 from tests.support.processes import left_running
-
-# Under pytest-xdist, the tests that start `make run`'s whole platform run one after the other on one
-# worker: two cold starts at once on a shared 2-core machine would measure the machine, not the platform.
-pytestmark = pytest.mark.xdist_group("make_run")
 
 
 def _free_offset() -> int:

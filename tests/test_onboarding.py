@@ -564,8 +564,14 @@ async def test_go_live_once_every_condition_holds_learnt_through_kafka(service: 
 
             accepted = await svc.http.post(f"{base}/dossier/logo/acceptance", headers=ops)
             assert accepted.json()["events"] == ["DossierItemAccepted", "IntegratorWentLive"]
-            await upstream.send(delivered)  # a redelivery after go-live changes nothing
-            await asyncio.sleep(0.5)
+            # A redelivery after go-live changes nothing: checked once it is handled, not after a guess.
+            handled = sum(runner.processed for runner in svc.runtime.runners)
+            await upstream.send(delivered)
+
+            async def redelivery_handled() -> bool:
+                return sum(runner.processed for runner in svc.runtime.runners) > handled
+
+            await eventually(redelivery_handled, what="the redelivery handled")
 
         now = await status(svc, integrator_id)
         assert now["live"] and now["step"] == "live" and now["missing_for_go_live"] == []

@@ -52,15 +52,6 @@ AUTH_SECRET = ServiceSettings.model_fields["auth_secret"].default.get_secret_val
 _counter = itertools.count(1)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test`'s `-n … --dist loadgroup`), every browser test goes to one worker:
-    they share the session's `web_platform` (eight processes), started once rather than once per worker."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents:
-            item.add_marker(pytest.mark.xdist_group("browser"))
-
-
 @dataclass
 class Mail:
     path: Path
