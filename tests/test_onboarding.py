@@ -571,7 +571,7 @@ async def test_go_live_once_every_condition_holds_learnt_through_kafka(service: 
             async def redelivery_handled() -> bool:
                 return sum(runner.processed for runner in svc.runtime.runners) > handled
 
-            await eventually(redelivery_handled, what="the redelivery handled")
+            await eventually(redelivery_handled)
 
         now = await status(svc, integrator_id)
         assert now["live"] and now["step"] == "live" and now["missing_for_go_live"] == []
