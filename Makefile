@@ -2,6 +2,11 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_FLAGS ?=
+# `make test` runs the suite on this many pytest-xdist workers, each with its own PostgreSQL and broker
+# (tests/conftest.py's `stack`). The suite mostly waits on the real stack, so more workers than cores
+# wins; measured on the 2-core machine (README, "Tests"). `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 4
+XDIST = -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: bootstrap run test test-all lint bench schemas demo images clean user
 
@@ -19,10 +24,10 @@ run: bootstrap
 	$(UV) run platform run
 
 test: bootstrap
-	$(UV) run pytest -m "not slow" $(PYTEST_FLAGS)
+	$(UV) run pytest -m "not slow" $(XDIST) $(PYTEST_FLAGS)
 
 test-all: bootstrap
-	$(UV) run pytest $(PYTEST_FLAGS)
+	$(UV) run pytest $(XDIST) $(PYTEST_FLAGS)
 
 lint: bootstrap
 	$(UV) run ruff check .

@@ -29,6 +29,7 @@ from contracts import topics
 from contracts.events.common import Locale
 from notifier import app as notifier_app
 from platform_cli.monitoring import PROMETHEUS_RULE, EmbeddedPrometheus, render_prometheus_rule
+from tests.support.load import budget
 from tests.support.monitoring import ROOT, RULES
 from tests.support.signed import POISON_TYPE, owner_of, signed_by
 from tests.test_notifier import Upstream, registered
@@ -114,7 +115,7 @@ def test_every_alert_has_a_summary_and_a_runbook_section() -> None:
 
 
 def wait_for(check: Callable[[], T], *, timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + budget(timeout)
     last: T | None = None
     while time.monotonic() < deadline:
         last = check()

@@ -27,10 +27,12 @@ async def test_two_concurrent_appends_to_one_stream_make_exactly_one_conflict(se
     async with service(chassis_app, run_reactions=False) as svc:
         rt = svc.runtime
         gate = asyncio.Event()
+        have_read: list[str] = []
 
         async def writer(name: str) -> str:
             async with rt.pool.acquire() as conn, conn.transaction():
                 history = await rt.store.read_stream(conn, "stream-a")
+                have_read.append(name)
                 await gate.wait()  # both have read version 0 before either appends
                 try:
                     await rt.append_in(
@@ -45,7 +47,13 @@ async def test_two_concurrent_appends_to_one_stream_make_exactly_one_conflict(se
                     return "conflict"
 
         tasks = [asyncio.create_task(writer("a")), asyncio.create_task(writer("b"))]
-        await asyncio.sleep(0.05)
+
+        # Both have read before the gate opens (a fixed 50 ms was not always enough on a loaded machine:
+        # the second writer then read the first one's event and appended after it, no conflict).
+        async def both_have_read() -> bool:
+            return len(have_read) == 2
+
+        await eventually(both_have_read, what="both writers have read the stream")
         gate.set()
         outcomes = sorted(await asyncio.gather(*tasks))
         assert outcomes == ["appended", "conflict"]

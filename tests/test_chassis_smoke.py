@@ -1,10 +1,11 @@
 import asyncio
 
 from tests.support import chassis_app
+from tests.support.load import budget
 
 
 async def wait_until(predicate, timeout=20.0, interval=0.05):
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + budget(timeout)
     while True:
         result = await predicate()
         if result:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from chassis.devstack import free_port
 from platform_cli.monitoring import EmbeddedPrometheus
+from tests.support.load import budget
 from web.backends import Backends
 from web.pages.common import templates
 from web.pages.console import firing_alerts
@@ -30,7 +31,7 @@ async def test_the_firing_alerts_of_a_real_prometheus_are_read_and_shown(tmp_pat
     )
     backends = Backends({}, "x" * 40)
     with prometheus:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + budget(30)
         alerts = await firing_alerts(backends, prometheus.url)
         while not any(a["state"] == "firing" for a in alerts or []) and time.monotonic() < deadline:
             await asyncio.sleep(0.5)

@@ -12,10 +12,10 @@ from tests.support import chassis_app
 from tests.support.waiting import eventually
 
 
-async def test_postgres_restarted_under_load_commands_fail_cleanly_then_recover(stack, tmp_path):
+async def test_postgres_restarted_under_load_commands_fail_cleanly_then_recover(stack, postgres_tmp_path):
     """While PostgreSQL is down, commands get 503 problem+json and change nothing; afterwards the
     service recovers by itself, and every command that got a 201 is in the log exactly once."""
-    own_pg = EmbeddedPostgres(tmp_path / "pg", free_port(), durable=True)
+    own_pg = EmbeddedPostgres(postgres_tmp_path / "pg", free_port(), durable=True)
     own_pg.start()
     original = stack.postgres
     try:
@@ -84,7 +84,7 @@ async def test_two_replicas_share_the_partitions_without_processing_twice(servic
         database = first.runtime.settings.database_url.rsplit("/", 1)[1]
         prefix = first.runtime.settings.kafka_topic_prefix
         async with service(chassis_app, database=database, prefix=prefix) as second:
-            await asyncio.sleep(4)  # let the group rebalance across both members
+            await eventually(lambda: _both_assigned(first, second), what="the group rebalanced across both")
             for i in range(60):
                 await first.runtime.execute(
                     stream_id=f"s{i}", integrator_id=f"i{i}", decide=chassis_app.send_sheet(f"u{i}")
@@ -95,6 +95,12 @@ async def test_two_replicas_share_the_partitions_without_processing_twice(servic
             assert first.runtime.runners[0].processed + second.runtime.runners[0].processed >= 60
             both = [r.runners[0].processed for r in (first.runtime, second.runtime)]
             assert all(n > 0 for n in both), f"one member did all the work: {both}"
+
+
+async def _both_assigned(*members) -> bool:
+    """Each member holds its own share of the partitions: the rebalance after the second joined is done."""
+    assigned = [m.runtime.subscriber.consumer.assignment() for m in members if m.runtime.subscriber.consumer]
+    return len(assigned) == len(members) and all(assigned) and not set.intersection(*map(set, assigned))
 
 
 async def _consumed_n(svc, n: int) -> bool:

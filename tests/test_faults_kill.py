@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 
 from chassis.devstack import free_port, wait_for_port
+from tests.support.load import budget
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,12 @@ def start_process(stack, database: str, prefix: str, port: int, log: Path) -> su
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
-    wait_for_port(port, 30, proc)
+    try:
+        wait_for_port(port, budget(30), proc)
+    except BaseException:
+        proc.kill()  # not left running when it never became ready (the test's `finally` never sees it)
+        proc.wait()
+        raise
     return proc
 
 

@@ -20,6 +20,7 @@ from onboarding import app as onboarding_app
 from sim_logistics import app as sim_app
 from support import app as support_app
 from tests.support import chassis_app
+from tests.support.load import budget
 from tests.test_support import ACME, START, ok, survey_link_token
 
 # --- finding 7: no link in the traces or the logs ------------------------------------------------
@@ -155,8 +156,8 @@ def test_idle_and_slow_header_connections_are_closed_and_the_service_keeps_answe
     with httpx.Client(base_url=svc.base_url, timeout=5) as http:
         started = time.monotonic()
         assert http.get("/healthz").status_code == 200
-        assert time.monotonic() - started < 0.2
-    deadline = time.monotonic() + 5
+        assert time.monotonic() - started < budget(0.2)  # 200 ms as on an idle machine
+    deadline = time.monotonic() + budget(5)
     for _ in range(10):  # a header byte every 0.3 s: each arrives in time, the headers never do
         try:
             slow.send(b"X")

@@ -36,6 +36,7 @@ from onboarding import app as onboarding_app
 from onboarding.checks import FileRefused, check_dossier_file
 from tests.fixtures.onboarding.samples import OFFERS, csv, image, logo, registration
 from tests.support import hostile_files as hostile
+from tests.support.load import budget
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MB = 1024 * 1024
@@ -182,13 +183,17 @@ def test_a_pdf_is_what_a_pdf_reader_can_read() -> None:
 
 async def test_a_worker_over_its_memory_or_cpu_limit_is_stopped_and_said_so() -> None:
     # The work is stdlib callables: the fork server imports installed modules, not this test tree.
-    worker = Isolated(limits=Limits(memory_bytes=64 * MB, cpu_seconds=1, wall_seconds=10), max_workers=1)
+    # The wall-clock limit is not the one under test here: 10 s as on an idle machine (a worker starved
+    # of CPU by a loaded machine would hit it before its one second of CPU).
+    worker = Isolated(
+        limits=Limits(memory_bytes=64 * MB, cpu_seconds=1, wall_seconds=budget(10)), max_workers=1
+    )
     with pytest.raises(LimitExceeded, match="more than 64 MB of memory"):
         await worker.run(bytes, 512 * MB)
     started = time.perf_counter()
     with pytest.raises(LimitExceeded, match="more than 1 s of CPU"):
         await worker.run(sum, range(10**12))  # minutes of CPU, stopped after one second
-    assert time.perf_counter() - started < 20  # CPU seconds, on a shared machine
+    assert time.perf_counter() - started < budget(20)  # CPU seconds, on a shared machine
     quick = Isolated(limits=Limits(wall_seconds=0.5), max_workers=1)
     with pytest.raises(LimitExceeded, match=r"more than 0\.5 s"):
         await quick.run(time.sleep, 5)
@@ -371,7 +376,7 @@ async def test_hostile_uploads_are_refused_at_a_bounded_cost_while_the_service_a
             assert watch.fork_server_peak > 0, figures[-1]
             assert watch.service_growth_mb < 60, figures[-1]
             assert watch.worker_peak < 300 * MB, figures[-1]  # its start (~55 MB) + its 192 MB limit
-            assert slowest < 0.2, figures[-1]
+            assert slowest < budget(0.2), figures[-1]  # 200 ms on an idle machine
         print("\n" + "\n".join(figures))
 
         # A file that passes every cheap check but needs more than the worker may use: the worker is

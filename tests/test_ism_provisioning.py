@@ -26,6 +26,7 @@ from contracts.events.sim_logistics import SimsDelivered
 from ism_provisioning import app as ism_app
 from ism_provisioning.tables import read_table
 from tests.support.hand_published import publish_envelope, register
+from tests.support.load import budget
 
 SAMPLES = Path(__file__).parents[1] / "services" / "ism-provisioning" / "tests" / "samples"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -89,7 +90,7 @@ class Upstream:
 
 
 async def eventually(probe, within: float = 15.0):
-    deadline = asyncio.get_running_loop().time() + within
+    deadline = asyncio.get_running_loop().time() + budget(within)
     while True:
         result = await probe()
         if result:
@@ -341,7 +342,7 @@ async def _published(settings, event_type: str) -> dict:
     consumer = kafka.consumer(settings, settings.topic(topics.ISM_PROVISIONING), group_id=None)
     await consumer.start()
     try:
-        deadline = asyncio.get_running_loop().time() + 15
+        deadline = asyncio.get_running_loop().time() + budget(15)
         while asyncio.get_running_loop().time() < deadline:
             batches = await consumer.getmany(timeout_ms=200)
             for message in (m for msgs in batches.values() for m in msgs):

@@ -29,6 +29,7 @@ from platform_cli.demo import Journey
 from platform_cli.traces import read_spans, render, trace_tree
 from sim_logistics import app as sims_app
 from support import app as support_app
+from tests.support.load import budget
 from tests.support.waiting import eventually
 
 CONTACT = "jeanne@telecom-exemple.fr"  # the integrator's contact (platform_cli.samples.registration)
@@ -197,7 +198,8 @@ async def test_one_integrator_goes_live_and_one_ticket_is_rated_traced_and_maile
             logged = capsys.readouterr().err
             assert '"event": "http_request"' in logged, "the services' log lines were not captured"
             assert not any(s in logged for s in never), "a secret in the logs"
-        assert time.monotonic() - started < 60, f"the journey took {time.monotonic() - started:.1f}s"
+        took, within = time.monotonic() - started, budget(60)  # 60 s on an idle machine
+        assert took < within, f"the journey took {took:.1f}s (budget {within:.0f}s at this load)"
     finally:
         structlog.configure(**saved_logging)
         sink.stop()

@@ -3,26 +3,29 @@ ready within 15 s, and nothing left running after the stop; restarting loses not
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import psutil
 
 from chassis.devstack import free_port
 from platform_cli.stack import SERVICES, EmbeddedPlatform
+from tests.support.load import budget
+from tests.support.processes import left_running
 
 
-def test_the_platform_starts_all_services_ready_and_stops_leaving_nothing(tmp_path, monkeypatch):
+def test_the_platform_starts_all_services_ready_and_stops_leaving_nothing(postgres_tmp_path, monkeypatch):
     for var in ("PLATFORM_PG_PORT", "PLATFORM_KAFKA_PORT", "PLATFORM_SMTP_PORT"):
         monkeypatch.setenv(var, str(free_port()))
+    # Its own give-up time (120 s) as on an idle machine, so that a slow start fails on the budget below.
+    monkeypatch.setenv("PLATFORM_READY_TIMEOUT", str(budget(120)))
     ports = {spec.name: free_port() for spec in SERVICES}
-    platform = EmbeddedPlatform(tmp_path / "data", http_ports=ports)
+    platform = EmbeddedPlatform(postgres_tmp_path / "data", http_ports=ports)
     # The test session's own PostgreSQL and broker are children of pytest too: not ours to judge.
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     children: list[int] = []
     try:
         seconds = platform.start()
-        assert seconds < 15, f"cold start took {seconds:.1f}s"
+        # 15 s on an idle machine; the suite's own workers and other sessions share the cores.
+        assert seconds < budget(15), f"cold start took {seconds:.1f}s (budget {budget(15):.0f}s at this load)"
         with httpx.Client(timeout=5) as http:
             for spec in SERVICES:
                 r = http.get(f"http://127.0.0.1:{ports[spec.name]}/readyz")
@@ -31,8 +34,5 @@ def test_the_platform_starts_all_services_ready_and_stops_leaving_nothing(tmp_pa
         assert len(children) >= len(SERVICES) + 2  # the services, PostgreSQL, the broker
     finally:
         platform.stop()
-    time.sleep(0.5)
-    alive = [
-        p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-    ]
+    alive = left_running(children)
     assert alive == [], f"left behind: {alive}"

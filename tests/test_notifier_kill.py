@@ -15,6 +15,7 @@ import asyncpg
 from chassis.devstack import MailSink, free_port, wait_for_port
 from contracts.events.common import Locale
 from notifier import app
+from tests.support.load import budget
 from tests.support.waiting import eventually
 from tests.test_notifier import Upstream, registered
 
@@ -46,7 +47,12 @@ def start_notifier(stack, database: str, prefix: str, mail_port: int, log: Path)
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
-    wait_for_port(port, 30, proc)
+    try:
+        wait_for_port(port, budget(30), proc)
+    except BaseException:
+        proc.kill()  # not left running when it never became ready (the test's `finally` never sees it)
+        proc.wait()
+        raise
     return proc
 
 

@@ -19,6 +19,7 @@ from contracts import topics
 from platform_cli import samples
 from platform_cli.main import app as platform_cli
 from platform_cli.ops import DEFAULT_URLS
+from tests.support.load import budget
 from tests.support.signed import POISON_TYPE, signed_by
 
 
@@ -79,7 +80,7 @@ def integrator_id(platform_over_http) -> str:
 
 def _eventually(ops: Callable[..., str], args: tuple[str, ...], needle: str, timeout: float = 20.0) -> str:
     """Run `platform ops *args` until its output shows `needle` (events travel through Kafka)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + budget(timeout)
     out = ""
     while time.monotonic() < deadline:
         out = ops(*args)

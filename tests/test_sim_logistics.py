@@ -23,6 +23,7 @@ from contracts.events.onboarding import DossierItemAccepted, ElectricalProfileCr
 from sim_logistics import app as sim_app
 from sim_logistics import domain
 from tests.support.hand_published import publish_envelope, registration_of
+from tests.support.load import budget
 from tests.support.waiting import eventually
 
 #: Monday 2 March 2026, 10:00 in Paris: the electrical profile is created.
@@ -310,7 +311,7 @@ async def published_types(settings: Any, *, expected: int) -> list[str]:
     seen: list[str] = []
     try:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 15
+        deadline = loop.time() + budget(15)
         quiet_until = None
         while loop.time() < deadline and (quiet_until is None or loop.time() < quiet_until):
             batches = await consumer.getmany(timeout_ms=100)

@@ -42,6 +42,7 @@ from chassis.settings import ServiceSettings
 from platform_cli import samples
 from platform_cli.demo import clock_offset_for_support_hours
 from platform_cli.stack import SERVICES, EmbeddedPlatform
+from tests.support.load import budget
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -141,7 +142,7 @@ class WebPlatform:
 
     def wait_mail(self, to: str, subject: str = "", timeout: float = 30.0) -> Mail:
         """The first email to `to` whose subject contains `subject` (waits for the notifier)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + budget(timeout)
         while True:
             for mail in self.mails():
                 if to.lower() in mail.to.lower() and subject.lower() in mail.subject.lower():
@@ -231,9 +232,14 @@ def set_password_through(link: str, password: str = PASSWORD) -> None:
 @pytest.fixture(scope="session")
 def web_platform() -> Iterator[WebPlatform]:
     root = Path(tempfile.mkdtemp(prefix="platform-browser-"))
-    saved = {k: os.environ.get(k) for k in ("PLATFORM_PG_PORT", "PLATFORM_KAFKA_PORT", "PLATFORM_SMTP_PORT")}
-    for var in saved:
+    saved = {
+        k: os.environ.get(k)
+        for k in ("PLATFORM_PG_PORT", "PLATFORM_KAFKA_PORT", "PLATFORM_SMTP_PORT", "PLATFORM_READY_TIMEOUT")
+    }
+    for var in ("PLATFORM_PG_PORT", "PLATFORM_KAFKA_PORT", "PLATFORM_SMTP_PORT"):
         os.environ[var] = str(free_port())
+    # Ready in 120 s as on an idle machine: this starts while the other xdist workers collect and start.
+    os.environ["PLATFORM_READY_TIMEOUT"] = str(budget(120))
     ports = {spec.name: free_port() for spec in SERVICES}
     env = {
         "DEV_MODE": "true",
@@ -286,7 +292,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh browser context (no cookies) in French, the platform's default language. Use
     `new_page(browser, "en")` for another language or a second person."""
     context = _watch_csp(browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900}))
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(budget(15) * 1000)  # ms; 15 s as on an idle machine
     page = context.new_page()
     try:
         yield page
@@ -296,7 +302,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 def new_page(browser: Any, locale: str = "fr-FR") -> Any:
     context = _watch_csp(browser.new_context(locale=locale, viewport={"width": 1280, "height": 900}))
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(budget(15) * 1000)  # ms; 15 s as on an idle machine
     return context.new_page()
 
 

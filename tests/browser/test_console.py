@@ -20,6 +20,7 @@ from contracts import topics
 from platform_cli import samples
 from platform_cli.demo import CALL_LEAD, CALL_MINUTES, XLSX, next_support_slot
 from platform_cli.demo_cli import _drive
+from tests.support.load import budget
 from tests.support.signed import POISON_TYPE, signed_by
 
 from .conftest import WebPlatform, assert_accessible, new_page, shoot, sign_in
@@ -114,7 +115,7 @@ def test_ops_open_the_trace_of_the_production_order_from_the_timeline(
     assert ops.url.startswith(f"{web_platform.web}/console/traces/")
 
     # The consumers export their spans every half second: the page may be early by that much.
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + budget(15)
     while True:
         services = set(
             ops.locator("table.waterfall tbody tr").evaluate_all("(rows) => rows.map(r => r.dataset.service)")
@@ -265,7 +266,7 @@ def test_approvals_a_release_published_then_withdrawn_names_the_warned_integrato
 
     tech, _ = _staff_page(web_platform, browser, "technician")
     # Support learns the company's name from onboarding's events (through the broker): a moment.
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + budget(20)
     tech.goto(f"{web_platform.web}/console/approvals")
     while info["legal_name"] not in tech.locator("main").inner_text():
         assert time.monotonic() < deadline, tech.locator("main").inner_text()
@@ -326,7 +327,7 @@ def test_operations_show_every_service_refresh_live_and_list_dead_letters(
     with ThreadPoolExecutor(1) as thread:
         thread.submit(asyncio.run, publish_poison()).result(timeout=60)
     row = ops.locator("#dead-title ~ table tbody tr", has_text="onboarding").filter(has_text="JSON")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + budget(30)
     while not row.count():
         assert time.monotonic() < deadline, ops.locator("main").inner_text()
         time.sleep(1)
@@ -352,7 +353,7 @@ def _ops_action(page: Any, action: str, **fields: str) -> None:
 
 
 def _until(what: str, check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + budget(timeout)
     while True:
         value = check()
         if value:

@@ -19,6 +19,7 @@ from PIL import Image
 
 from chassis.business_hours import PARIS
 from platform_cli import samples
+from tests.support.load import budget
 
 from .conftest import PASSWORD, WebPlatform, assert_accessible, new_page, shoot, sign_in
 
@@ -34,7 +35,7 @@ def png(width: int, height: int, dpi: int | None) -> bytes:
 
 def invitation_link(web_platform: WebPlatform, address: str, timeout: float = 30.0) -> str:
     """The portal invitation's link, read from the `.eml` the notifier sent to the contact."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + budget(timeout)
     while time.monotonic() < deadline:
         for mail in web_platform.mails():
             if address.lower() in mail.to.lower():
@@ -114,7 +115,7 @@ def test_integrator_a_cannot_open_a_ticket_of_integrator_b(web_platform: WebPlat
     b = web_platform.register_integrator()
     with web_platform.api("support", "integrator", b["integrator_id"]) as b_api:
         # Support learns B's people from onboarding's events: until then it refuses B's requester.
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + budget(30)
         while True:
             opened = b_api.post(
                 "/tickets",
@@ -153,7 +154,7 @@ def test_a_ticket_opened_on_the_portal_shows_the_technicians_reply_but_not_the_i
     invited_integrator(web_platform, page)
     # Support learns the integrator's people from onboarding's events; until then the form says so
     # (the requester is not a known contact) and the person sends it again.
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + budget(30)
     while True:
         page.goto(f"{web_platform.web}/portal/support")
         page.fill("#subject", "Le lecteur de cartes ne répond plus")
@@ -260,7 +261,7 @@ def test_steps_one_and_two_on_the_portal_sheet_sent_back_sims_received_call_book
         r = ops.post(f"/integrators/{iid}/electrical-profile", json={"profile_reference": f"EP-{iid[:8]}"})
         assert r.status_code == 201, r.text
     with web_platform.api("sim-logistics") as logistics:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + budget(20)
         while logistics.get(f"/integrators/{iid}/sims").status_code == 404:  # step 2 opens from the event
             assert time.monotonic() < deadline, "step 2 did not open"
             time.sleep(0.2)

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from tests.support.load import budget
+
 T = TypeVar("T")
 
 
@@ -16,7 +18,9 @@ async def eventually(
     interval: float = 0.05,
     what: str = "condition",
 ) -> T:
-    """Wait until `check()` returns something truthy; fail with `what` after `timeout` seconds."""
+    """Wait until `check()` returns something truthy; fail with `what` after `timeout` seconds (as on an
+    idle machine: scaled by the machine's load, tests.support.load — a bound, not the claim)."""
+    timeout = budget(timeout)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     last: T | None = None
@@ -25,4 +29,4 @@ async def eventually(
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"{what} not reached in {timeout}s (last: {last!r})")
+    raise AssertionError(f"{what} not reached in {timeout:.0f}s (last: {last!r})")
