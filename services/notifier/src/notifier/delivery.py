@@ -315,6 +315,9 @@ async def _record_alone(runtime: ServiceRuntime, conn: Any, job: _Job) -> None:
     sent = any(isinstance(e, EmailSent) for e in job.outcome)
     if sent:
         events = emails.record_sent(loaded.state)
+        if not events and loaded.state.status is emails.Status.SENT:
+            # Sent here and recorded sent by another sender: the one-sender rule was broken (P5).
+            log.warning("email_sent_twice", email_id=job.parcel.email_id)
     else:
         failed = next((e for e in job.outcome if isinstance(e, EmailAttemptFailed)), None)
         events = (
