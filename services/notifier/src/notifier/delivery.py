@@ -2,10 +2,13 @@
 
 One sender at a time per email (a PostgreSQL advisory lock held while talking to the SMTP server):
 the reactions' sends and the retry schedule never send the same email concurrently. The courier
-attempts the emails of the reactions' batches together: one round trip takes their locks with their
-view rows, whose version says whether each email moved since it was intended — when it did not, the
-state decided in the reaction is sent as it is, without reading the stream again; one statement then
-records every EmailSent, guarded by those versions, so an email already sent is never recorded twice.
+attempts the emails of the reactions' batches together: one round trip takes their locks, the next
+reads their view rows, whose version says whether each email moved since it was intended — when it
+did not, the state decided in the reaction is sent as it is, without reading the stream again; one
+statement then records every EmailSent, guarded by those versions, so an email already sent is never
+recorded twice. The rows are read after the locks are held, never in the statement that takes them:
+that statement would read them as of its start, and another sender could record EmailSent and let go
+of the lock in between (seen under load: the courier sent again an email the schedule had just sent).
 A crash after the SMTP server accepted a message but before EmailSent is recorded sends it once
 more — with the same Message-ID, so it is recognisably the same email (the sink keeps one file).
 """
@@ -91,7 +94,7 @@ class _Job:
 
 class Courier:
     """Takes the emails intended by the reactions' batches and attempts them together: one round trip
-    claims every send lock with the emails' view rows, the SMTP conversations run a few at once (one
+    claims every send lock, one reads the emails' view rows, the SMTP conversations run a few at once (one
     integrator's in order), one statement records every EmailSent, one round trip releases the locks."""
 
     def __init__(self, runtime: ServiceRuntime) -> None:
@@ -151,8 +154,10 @@ async def deliver_many(runtime: ServiceRuntime, parcels: list[Parcel]) -> None:
         if not locked:
             return  # other senders have them
         try:
+            # Read now that the locks are held: what any sender that held one before recorded is seen.
+            rows = {r["key"]: r for r in await conn.fetch(_ROWS, locked)}
             uow = UnitOfWork(runtime, conn)
-            jobs = await _jobs(uow, [r for r in claimed if r["locked"]], by_id)
+            jobs = await _jobs(uow, locked, rows, by_id)
             per_integrator: dict[str, list[_Job]] = {}
             for job in jobs:
                 per_integrator.setdefault(job.integrator_id, []).append(job)
@@ -168,31 +173,36 @@ async def deliver_many(runtime: ServiceRuntime, parcels: list[Parcel]) -> None:
                 raise
 
 
-#: Every send lock and each email's view row, in one round trip.
-_CLAIM = f"""
-SELECT k.key, pg_try_advisory_lock(hashtextextended('notifier-email:' || k.key, 0)) AS locked,
-       e.data::text AS data, e.position
-FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n) LEFT JOIN {EMAILS_VIEW} e ON e.key = k.key
+#: Every send lock, in one round trip. Not with the view rows: a statement reads them as of its start,
+#: before it takes the locks, and so may miss the EmailSent of a sender that let go meanwhile (P5).
+_CLAIM = """
+SELECT k.key, pg_try_advisory_lock(hashtextextended('notifier-email:' || k.key, 0)) AS locked
+FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n)
 ORDER BY k.n
 """
+#: The view rows of the emails whose locks are held, read once they are.
+_ROWS = f"SELECT key, data::text AS data, position FROM {EMAILS_VIEW} WHERE key = ANY($1::text[])"
 _RELEASE = (
     "SELECT pg_advisory_unlock(hashtextextended('notifier-email:' || k, 0)) FROM unnest($1::text[]) AS k"
 )
 
 
-async def _jobs(uow: UnitOfWork, claimed: list[Any], by_id: dict[str, Parcel]) -> list[_Job]:
-    """The due emails among those claimed: the state the reaction decided when the email has not
-    moved since (its row's version), else the stream (a retry, a resend)."""
+async def _jobs(
+    uow: UnitOfWork, locked: list[str], rows: dict[str, Any], by_id: dict[str, Parcel]
+) -> list[_Job]:
+    """The due emails among those locked: the state the reaction decided when the email has not
+    moved since (its row's version, read after the lock), else the stream (a retry, a resend)."""
     known: dict[str, tuple[Known, dict[str, Any]]] = {}
     unknown: list[str] = []
-    for r in claimed:
-        row = json.loads(r["data"]) if r["data"] is not None else None
-        uow.seen(EMAILS_VIEW, r["key"], row, r["position"])
-        parcel = by_id[r["key"]]
+    for key in locked:
+        r = rows.get(key)
+        row = json.loads(r["data"]) if r is not None and r["data"] is not None else None
+        uow.seen(EMAILS_VIEW, key, row, r["position"] if r is not None else None)
+        parcel = by_id[key]
         if parcel.known is not None and row is not None and row.get("version") == parcel.known.version:
-            known[r["key"]] = (parcel.known, row)
+            known[key] = (parcel.known, row)
         else:
-            unknown.append(r["key"])
+            unknown.append(key)
     loaded_now = {lo.stream_id: lo for lo in await uow.load_all(EMAIL, unknown)} if unknown else {}
     jobs = []
     now = uow.clock.now()
@@ -305,6 +315,9 @@ async def _record_alone(runtime: ServiceRuntime, conn: Any, job: _Job) -> None:
     sent = any(isinstance(e, EmailSent) for e in job.outcome)
     if sent:
         events = emails.record_sent(loaded.state)
+        if not events and loaded.state.status is emails.Status.SENT:
+            # Sent here and recorded sent by another sender: the one-sender rule was broken (P5).
+            log.warning("email_sent_twice", email_id=job.parcel.email_id)
     else:
         failed = next((e for e in job.outcome if isinstance(e, EmailAttemptFailed)), None)
         events = (
