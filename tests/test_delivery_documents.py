@@ -22,7 +22,7 @@ from tests.test_sim_logistics import (
     FAST_CHECKS,
     PROFILE_CREATED,
     Onboarding,
-    checks_pass,
+    event_types,
     iccid,
     run_steps_2_and_3,
 )
@@ -79,9 +79,13 @@ async def test_the_integrator_downloads_its_delivery_note_with_the_iccid_range_a
         assert (await svc.http.get(f"{base}/delivery-note.xlsx", headers=me)).status_code == 404
 
         clock.advance(timedelta(days=16))  # Wednesday 18 March, as the shared steps expect
-        # The deadline check raises step 2's overdue on this stream now: let it, or a command below
-        # racing its append is a 409 conflict (as in test_sim_logistics).
-        await checks_pass(svc.runtime)
+
+        # The deadline check raises step 2's overdue on this stream now: wait for it, or a command
+        # below racing its append is a 409 conflict (a fixed pause was too short on a loaded machine).
+        async def overdue_raised() -> bool:
+            return "StepWentOverdue" in await event_types(svc, integrator_id)
+
+        await eventually(overdue_raised, what="step 2's overdue raised by the deadline check")
         await run_steps_2_and_3(svc, clock, integrator_id)
 
         [ordered] = [
