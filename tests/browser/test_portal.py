@@ -107,6 +107,14 @@ def test_an_invited_integrator_sends_a_refused_logo_then_a_good_one_and_sees_its
     assert "Fiche de configuration du profil électrique" in step1.locator(".owner-integrator").inner_text()
     dossier = page.locator("#step-dossier").inner_text()
     assert "À examiner : Logo." in dossier  # on the vendor now
+    # Whom to call, named on the home page (issue 23): the person, a phone to tap, an address to write to.
+    contact = page.locator("#contact")
+    assert contact.is_visible()
+    assert contact.locator("h2").inner_text() == "Votre contact chez Caisse Libre Éditions"
+    assert page.locator("#contact-person").inner_text().startswith("Claire Dubois")
+    assert page.locator("#contact-phone").get_attribute("href") == "tel:+33184801200"
+    assert page.locator("#contact-email").get_attribute("href") == "mailto:support@caisse-libre.example"
+    assert "Horaires du support" in contact.locator("address").inner_text()
     assert_accessible(page)
     shoot(page, "portal-home")
 
@@ -232,6 +240,8 @@ def test_the_portal_in_french_then_in_english(web_platform: WebPlatform, browser
             answer = page.goto(f"{web_platform.web}{path}")
             assert answer.status == 200, path
             assert page.locator("h1").inner_text().startswith(heading), path
+            if path in ("/portal", "/portal/support"):
+                assert "Support hours" in page.locator("#contact address").inner_text(), path
             assert_accessible(page)
         # A refusal in English too, where the person reads it.
         page.goto(f"{web_platform.web}/portal/dossier")

@@ -11,6 +11,8 @@ import pytest
 
 from chassis.business_hours import PARIS, french_holidays, no_holidays, within_business_hours
 from web import i18n, progress, reasons
+from web.app import Settings
+from web.contact import VendorContact
 from web.pages.common import templates
 from web.slots import CALL_MINUTES, call_slots
 
@@ -159,6 +161,7 @@ def render(template: str, **context: Any) -> str:
         "lang": i18n.current_locale.get(),
         "path": "/portal",
         "flash": None,
+        "contact": VendorContact.from_settings(Settings()),
     }
     return templates.get_template(template).render(**base, reasons=reasons, progress=progress, **context)
 

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from email_validator import EmailNotValidError, validate_email
 from fastapi import Request
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import Field
+from pydantic import Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chassis.cli import service_cli
@@ -61,6 +62,27 @@ class Settings(ServiceSettings):
     prometheus_url: str | None = None
     #: The trace UI for a link beside the waterfall (e.g. `http://jaeger:16686/trace/{trace_id}`).
     trace_ui_url: str | None = None
+    #: Whom the portal names as the integrator's contact (home and support pages, web.contact): the
+    #: notifier's settings, same names and defaults, so the pages say what the emails' signature says.
+    vendor_name: str = "Caisse Libre Éditions"
+    sales_admin_name: str = "Claire Dubois"
+    sales_admin_role: str = "Administratrice des ventes"
+    support_phone: str = "+33 1 84 80 12 00"
+    support_email: str = "support@caisse-libre.example"
+    support_hours: str = "lundi–vendredi 9 h–12 h, 14 h–18 h"
+    support_hours_en: str = "Monday–Friday 9:00–12:00, 14:00–18:00 (Paris time)"
+    #: The vendor's postal address (VENDOR_ADDRESS), its lines separated by ";".
+    vendor_address: str = "Caisse Libre Éditions; 18 rue de la Caisse; 75011 Paris; France"
+
+    @field_validator("support_email")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        # A mailto: link to a typo would be found by the first integrator who writes: refuse at start.
+        try:
+            validate_email(value, check_deliverability=False)
+        except EmailNotValidError as bad:
+            raise ValueError(f"not an email address: {bad}") from None
+        return value
 
 
 def _page_errors(runtime: ServiceRuntime) -> None:

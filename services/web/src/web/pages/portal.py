@@ -22,7 +22,7 @@ from chassis.business_hours import french_holidays
 from chassis.files import content_disposition
 from contracts.events.common import DossierItem
 from contracts.tables import TABLE_SCHEMAS
-from web import i18n, progress, reasons, slots
+from web import contact, i18n, progress, reasons, slots
 from web.backends import Backends, Refused
 from web.i18n import _
 from web.pages.common import BackendsDep, CsrfChecked, Integrator, Person, redirect, render, runtime_of
@@ -108,6 +108,7 @@ async def where_am_i(request: Request, person: Integrator, backends: BackendsDep
     return render(
         request,
         "portal/home.html",
+        contact=contact.of(request),
         status=status,
         steps=progress.steps(status, sims, ism, _now(request)),
         ism=ism,
@@ -498,6 +499,7 @@ async def _support_page(
         request,
         "portal/support.html",
         status_code=(refusal or {}).get("status", 200),
+        contact=contact.of(request),
         tickets=tickets["tickets"],
         approval=approval,
         reports=reports["reports"],
