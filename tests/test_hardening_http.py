@@ -142,7 +142,7 @@ def _closed_by_server(sock: socket.socket) -> bool:
 
 
 def test_idle_and_slow_header_connections_are_closed_and_the_service_keeps_answering(served):
-    # All from one address here: the per-client cap (test_hardening_edges) is not what is measured.
+    # All from one address here: the per-client cap (test_proxy_headers_and_fair_connections) is not what is measured.
     svc = served(http_header_timeout_seconds=1.0, http_max_connections_per_client=1000, run_reactions=False)
     idle = []
     for _ in range(300):
