@@ -433,7 +433,19 @@ def test_ops_drive_an_integrator_from_registration_to_go_through_the_console(
     ):
         ops.locator(f"#item-{item}").get_by_role("button", name="Accepter").click()
         ops.wait_for_load_state()
-        assert "acceptée" in ops.locator(f"#item-{item}").inner_text(), item
+        # The state agrees with the item: "Déclaration ARCEP — Acceptée", "Logo — Accepté".
+        accepted = {
+            "logo": "Accepté",
+            "footer_banner": "Accepté",
+            "sim_artwork": "Acceptée",
+            "offers_table": "Accepté",
+            "tariffs_metropolitan": "Acceptés",
+            "tariffs_international": "Acceptés",
+            "terminals_table": "Accepté",
+            "arcep_declaration": "Acceptée",
+            "invoice_sender_email": "Acceptée",
+        }[item]
+        assert ops.locator(f"#item-{item} header .state").inner_text() == accepted, item
 
     # Step 2: test SIMs shipped in the console, received and the call booked by the integrator.
     _until(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -61,10 +61,31 @@ def _when(ctx: Any, value: str | datetime) -> str:
 
 
 @pass_context
-def _day(ctx: Any, value: str | datetime) -> str:
+def _day(ctx: Any, value: str | date | datetime) -> str:
     labels = LABELS[ctx["locale"]]
-    at = _instant(value)
+    # A calendar day (a date someone declared, "2026-11-20") has no time zone to convert from.
+    at: date = (
+        _instant(value) if isinstance(value, datetime) or len(str(value)) > 10 else _calendar_day(value)
+    )
     return f"{at.day} {labels['months'][at.month - 1]} {at.year}"
+
+
+def _calendar_day(value: str | date) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+@pass_context
+def _agreed(ctx: Any, word: str, item: str) -> str:
+    """`word` ("accepted") in the form that agrees with the dossier item's gender and number, as
+    the vocabulary declares them next to the item's label: "déclaration ARCEP acceptée"."""
+    labels = LABELS[ctx["locale"]]
+    return str(labels["agreed"][word][labels["item_forms"][item]])
+
+
+@pass_context
+def _detail(ctx: Any, value: str, name: str) -> str:
+    """A declared value as a reader reads it: the days in words, the rest as typed."""
+    return str(_day(ctx, value)) if name.endswith("_on") else value
 
 
 @pass_context
@@ -84,7 +105,7 @@ def _environment(autoescape: bool) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters.update(when=_when, day=_day, money=_money)
+    env.filters.update(when=_when, day=_day, money=_money, agreed=_agreed, detail=_detail)
     return env
 
 

@@ -1,22 +1,28 @@
 """French and English for the pages: messages from a gettext catalogue, dates and amounts by Babel.
 
 The source strings are English; `locale/fr/LC_MESSAGES/*.po` hold the French ones (French is the
-default language of the platform), one catalogue per part of the site (public, portal, console). The catalogue is read with Babel at start — no compile step —
-and `tests` check that every string of the templates and pages has its French translation.
+default language of the platform), one catalogue per part of the site (public, portal, console). The catalogue is read with Babel at start — no compile step — and
+served by the standard library's gettext (plural forms from the `.po` header's `Plural-Forms`,
+`pgettext` contexts for words that agree with what they are said of); `tests` check that every string
+of the templates and pages has its French translation, plural ones as plural entries.
 """
 
 from __future__ import annotations
 
+import gettext as gettext_module
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale as BabelLocale
 from babel.dates import format_date, format_datetime, format_time, format_timedelta
+from babel.messages.catalog import Catalog, Message
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 
@@ -29,30 +35,83 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT_LOCALE)
 
 
-def _load(locale: str) -> dict[str, str]:
-    messages: dict[str, str] = {}
-    for path in sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po")):
+def _translated(message: Message) -> bool:
+    forms = message.string if isinstance(message.string, tuple) else (message.string,)
+    return bool(message.id) and not message.fuzzy and all(forms)
+
+
+def _catalog(locale: str) -> Catalog:
+    """The part catalogues of one language merged (the first one's header, its `Plural-Forms`, rules
+    them all); a message's context (`msgctxt`) stays part of its key. Untranslated ones are left out."""
+    merged = Catalog(locale=locale)
+    for n, path in enumerate(sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po"))):
         with path.open("rb") as f:
-            catalog = read_po(f, locale=locale)
-        messages.update({str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy})
-    return messages
+            part = read_po(f, locale=locale)
+        if n == 0:
+            merged.mime_headers = part.mime_headers
+        for message in part:
+            if _translated(message):
+                merged[message.id] = message
+    return merged
 
 
-CATALOGS: dict[str, dict[str, str]] = {locale: _load(locale) for locale in LOCALES}
+def _translations(catalog: Catalog) -> gettext_module.NullTranslations:
+    """The catalogue as the standard library's translations: gettext's plural forms (the `.po`
+    header's `Plural-Forms`) and contexts, without a compile step at build time."""
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext_module.GNUTranslations(compiled)
+
+
+#: Per language: which messages are translated, (msgid, context) — what `web.catalog` checks; a
+#: plural message by its singular, and in PLURALS too (a singular entry does not serve `ngettext`).
+CATALOGS: dict[str, set[tuple[str, str | None]]] = {}
+PLURALS: dict[str, set[tuple[str, str | None]]] = {}
+TRANSLATIONS: dict[str, gettext_module.NullTranslations] = {}
+for _locale in LOCALES:
+    _merged = _catalog(_locale)
+    CATALOGS[_locale] = {
+        (str(m.id[0] if isinstance(m.id, tuple) else m.id), m.context) for m in _merged if m.id
+    }
+    PLURALS[_locale] = {(str(m.id[0]), m.context) for m in _merged if isinstance(m.id, tuple)}
+    # English is the source language: its messages are the msgids themselves.
+    TRANSLATIONS[_locale] = _translations(_merged) if CATALOGS[_locale] else gettext_module.NullTranslations()
+
+
+def _current() -> gettext_module.NullTranslations:
+    return TRANSLATIONS.get(current_locale.get(), TRANSLATIONS[DEFAULT_LOCALE])
 
 
 def gettext(message: str, **variables: Any) -> str:
-    text = CATALOGS.get(current_locale.get(), {}).get(message, message)
+    text = _current().gettext(message)
     return text % variables if variables else text
 
 
 def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
-    chosen = singular if n == 1 else plural
+    """The form for `n` by the language's plural rule ("1 réponse", "0 réponse", "2 réponses")."""
     variables.setdefault("num", n)
-    return gettext(chosen, **variables)
+    return _current().ngettext(singular, plural, n) % variables
+
+
+def pgettext(context: str, message: str, **variables: Any) -> str:
+    """A message whose translation depends on what it is said of (`context`): French "delivered"
+    agrees with what was delivered ("commande livrée", "logo livré")."""
+    text = _current().pgettext(context, message)
+    return text % variables if variables else text
+
+
+def npgettext(context: str, singular: str, plural: str, n: int, **variables: Any) -> str:
+    variables.setdefault("num", n)
+    return _current().npgettext(context, singular, plural, n) % variables
 
 
 _ = gettext
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue where it is declared; it is translated where it is shown."""
+    return message
 
 
 def negotiate(accept_language: str | None) -> str:

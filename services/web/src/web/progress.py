@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from web.i18n import _, when
+from web.i18n import N_, _, pgettext, when
 
 Row = Mapping[str, Any]
 
@@ -282,20 +282,61 @@ def owner_label(owner: Owner | str) -> str:
     return {"integrator": _("You"), "vendor": _("The vendor")}.get(str(owner), str(owner))
 
 
+#: Each dossier item's label, and the gender and number of that label in French ("fs": feminine
+#: singular, "mp": masculine plural...): the words that agree with the item come from the catalogue
+#: under that form's context (`item_state`). Declared once, here, for the portal and the console.
+ITEMS: dict[str, tuple[str, str]] = {
+    "electrical_profile_sheet": (N_("Electrical profile configuration sheet"), "fs"),
+    "sim_artwork": (N_("SIM artwork"), "fs"),
+    "offers_table": (N_("Offers table"), "ms"),
+    "tariffs_metropolitan": (N_("Metered tariffs, metropolitan France"), "mp"),
+    "tariffs_international": (N_("International tariffs"), "mp"),
+    "terminals_table": (N_("Mobile terminals table"), "ms"),
+    "logo": (N_("Logo"), "ms"),
+    "footer_banner": (N_("Invoice footer banner"), "ms"),
+    "arcep_declaration": (N_("ARCEP declaration"), "fs"),
+    "invoice_sender_email": (N_("Invoice sender email"), "fs"),
+}
+
+
 def item_label(item: str) -> str:
-    labels = {
-        "electrical_profile_sheet": _("Electrical profile configuration sheet"),
-        "sim_artwork": _("SIM artwork"),
-        "offers_table": _("Offers table"),
-        "tariffs_metropolitan": _("Metered tariffs, metropolitan France"),
-        "tariffs_international": _("International tariffs"),
-        "terminals_table": _("Mobile terminals table"),
-        "logo": _("Logo"),
-        "footer_banner": _("Invoice footer banner"),
-        "arcep_declaration": _("ARCEP declaration"),
-        "invoice_sender_email": _("Invoice sender email"),
-    }
-    return labels.get(item, item)
+    return _(ITEMS[item][0]) if item in ITEMS else item
+
+
+def item_state(item: str, status: str) -> str:
+    """An item's state in words that agree with it: "Déclaration ARCEP — Acceptée", "Logo — Accepté"."""
+    form = ITEMS[item][1] if item in ITEMS else "ms"
+    words = {
+        "ms": {
+            "missing": lambda: pgettext("dossier item, masculine singular", "Missing"),
+            "submitted": lambda: pgettext("dossier item, masculine singular", "Sent, under review"),
+            "accepted": lambda: pgettext("dossier item, masculine singular", "Accepted"),
+            "rejected": lambda: pgettext("dossier item, masculine singular", "Refused"),
+        },
+        "fs": {
+            "missing": lambda: pgettext("dossier item, feminine singular", "Missing"),
+            "submitted": lambda: pgettext("dossier item, feminine singular", "Sent, under review"),
+            "accepted": lambda: pgettext("dossier item, feminine singular", "Accepted"),
+            "rejected": lambda: pgettext("dossier item, feminine singular", "Refused"),
+        },
+        "mp": {
+            "missing": lambda: pgettext("dossier item, masculine plural", "Missing"),
+            "submitted": lambda: pgettext("dossier item, masculine plural", "Sent, under review"),
+            "accepted": lambda: pgettext("dossier item, masculine plural", "Accepted"),
+            "rejected": lambda: pgettext("dossier item, masculine plural", "Refused"),
+        },
+    }[form]
+    return words[status]() if status in words else status
+
+
+def detail_label(name: str) -> str:
+    """A value declared with a dossier item, by its label (not its field key)."""
+    return {
+        "footer_text": _("Banner text"),
+        "sent_on": _("Date sent to ARCEP"),
+        "receipt_received_on": _("Date of the ARCEP receipt"),
+        "email": _("Email address"),
+    }.get(name, name)
 
 
 def condition_label(condition: str) -> str:

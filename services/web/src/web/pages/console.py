@@ -17,7 +17,7 @@ import httpx
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from web import traces
+from web import progress, traces
 from web.backends import SERVICES, Backends, Refused, ServiceDown
 from web.i18n import _
 from web.pages.common import (
@@ -68,27 +68,12 @@ def step_label(step: str | None) -> str:
     }.get(step or "", step or "—")
 
 
-def item_label(item: str) -> str:
-    return {
-        "electrical_profile_sheet": _("Electrical profile sheet"),
-        "sim_artwork": _("SIM artwork"),
-        "offers_table": _("Offers table"),
-        "tariffs_metropolitan": _("Metropolitan tariffs"),
-        "tariffs_international": _("International tariffs"),
-        "terminals_table": _("Terminals table"),
-        "logo": _("Logo"),
-        "footer_banner": _("Footer banner"),
-        "arcep_declaration": _("ARCEP declaration"),
-        "invoice_sender_email": _("Invoice sender email"),
-    }.get(item, item)
-
-
 def pending_label(what: str) -> str:
     kind, _sep, item = what.partition(":")
     if kind == "review":
-        return _("review %(item)s", item=item_label(item))
+        return _("review %(item)s", item=progress.item_label(item))
     if kind == "submit":
-        return _("submit %(item)s", item=item_label(item))
+        return _("submit %(item)s", item=progress.item_label(item))
     return {
         "configuration_sheet": _("send the configuration sheet"),
         "electrical_profile": _("create the electrical profile"),
@@ -138,7 +123,9 @@ def channel_label(channel: str | None) -> str:
 
 LABELS = {
     "step_label": step_label,
-    "item_label": item_label,
+    "item_label": progress.item_label,
+    "item_state": progress.item_state,
+    "detail_label": progress.detail_label,
     "pending_label": pending_label,
     "status_label": status_label,
     "category_label": category_label,
