@@ -663,20 +663,7 @@ class ReactionRunner:
             )
         if row is None:
             raise LookupError(f"no dead letter {dead_letter_id} for {self.consumer_name}")
-        headers = dead_letters.headers_of(row)
-        message = ConsumerRecord(
-            topic=row["topic"],
-            partition=row["kafka_partition"],
-            offset=row["kafka_offset"],
-            timestamp=0,
-            timestamp_type=0,
-            key=row["message_key"],
-            value=row["message_value"],
-            checksum=None,
-            serialized_key_size=0,
-            serialized_value_size=0,
-            headers=headers,
-        )
+        message = dead_letters.message_of(row, dead_letters.headers_of(row))
         after: list[_AfterCommit] = []
         async with self.runtime.pool.acquire() as conn, conn.transaction():
             reason = await self._handle_one(conn, message, after)

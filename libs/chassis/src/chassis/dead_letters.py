@@ -155,3 +155,21 @@ def for_topic(
         value = b""
         headers.append(("dlq_no_value", b"true"))
     return key, value, headers
+
+
+def message_of(row: Any, headers: list[tuple[str, bytes | None]]) -> ConsumerRecord[bytes, bytes]:
+    """A stored message (a dead letter, a held event) as the consumer record it came as, to be read
+    again by the reaction's reader (replay, release)."""
+    return ConsumerRecord(
+        topic=row["topic"],
+        partition=row["kafka_partition"],
+        offset=row["kafka_offset"],
+        timestamp=0,
+        timestamp_type=0,
+        key=row["message_key"],
+        value=row["message_value"],
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=0,
+        headers=headers,
+    )

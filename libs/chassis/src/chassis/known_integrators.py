@@ -37,7 +37,7 @@ import structlog
 from aiokafka import ConsumerRecord
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from chassis import context
+from chassis import context, dead_letters
 from chassis.db import Conn
 from chassis.eventstore import Recorded
 from chassis.handled import event_types
@@ -140,19 +140,7 @@ def _decode_headers(text: str) -> list[tuple[str, bytes]]:
 
 
 def _message_of(row: asyncpg.Record) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic=row["topic"],
-        partition=row["kafka_partition"],
-        offset=row["kafka_offset"],
-        timestamp=0,
-        timestamp_type=0,
-        key=row["message_key"],
-        value=row["message_value"],
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=0,
-        headers=_decode_headers(row["headers"]),
-    )
+    return dead_letters.message_of(row, _decode_headers(row["headers"]))
 
 
 class Believer:
