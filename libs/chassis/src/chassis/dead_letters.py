@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from aiokafka import ConsumerRecord
@@ -157,7 +158,7 @@ def for_topic(
     return key, value, headers
 
 
-def message_of(row: Any, headers: list[tuple[str, bytes | None]]) -> ConsumerRecord[bytes, bytes]:
+def message_of(row: Any, headers: Sequence[tuple[str, bytes | None]]) -> ConsumerRecord[bytes, bytes]:
     """A stored message (a dead letter, a held event) as the consumer record it came as, to be read
     again by the reaction's reader (replay, release)."""
     return ConsumerRecord(
